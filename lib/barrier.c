@@ -1,0 +1,269 @@
+/* Barrier: one 64-bit word, plus parties and the default timeout.
+ *
+ * Encoding of state:
+ *   bits  0..31  epoch: the futex word; +1 each time a pass ends, by trip or by
+ *                a break
+ *   bits 32..47  count: parties arrived in the current epoch
+ *   bit  48      BROKEN: arrivals fail at once until reset()
+ *   bit  49      TRIPPING: the last arriver is running the action
+ *   bit  50      SLEEPERS: someone sleeps on the epoch; ending it must wake
+ *   bits 51..63  history: outcome of the last 13 epochs (1 = broken), newest
+ *                in bit 51
+ *
+ * Who changes what (each change one CAS):
+ *   wait      arrivals take index = count and count+1. The arrival that makes
+ *             count == parties sets TRIPPING, runs the action, then ends the
+ *             epoch (count 0, history <- ok, or broken if the action failed)
+ *             and wakes the sleepers. Others spin briefly, then set SLEEPERS
+ *             and sleep while the epoch is unchanged. When it changes, the
+ *             history bit of their own epoch tells them the outcome, so a
+ *             waiter that runs late still reads its own pass correctly even
+ *             after later aborts and resets. An arrival while TRIPPING waits
+ *             for the next epoch and arrives there: a waiter of pass i is
+ *             never counted in pass i+1.
+ *   timeout   a waiter whose deadline passes ends its epoch broken and sets
+ *             BROKEN (ETIMEDOUT for it, MPS_EBROKEN for the rest).
+ *   abort     sets BROKEN; ends the epoch broken if anyone is in it.
+ *   reset     ends the epoch broken if anyone is in it; clears BROKEN.
+ * No releaser waits for anyone. A dead waiter leaves count one short, so the
+ * barrier cannot trip: survivors end by timeout or abort(), as in Python. */
+#include <errno.h>
+#include <limits.h>
+
+#include <mpsync/barrier.h>
+#include "deadline.h"
+#include "futex.h"
+#include "spin.h"
+
+_Static_assert(sizeof(mps_barrier_t) <= 24, "Barrier is at most 24 bytes (ABI)");
+
+#define COUNT_SHIFT  32
+#define COUNT_MASK   0xffffull
+#define BROKEN       (1ull << 48)
+#define TRIPPING     (1ull << 49)
+#define SLEEPERS     (1ull << 50)
+#define HIST_SHIFT   51
+#define HIST_BITS    13
+#define HIST_MASK    ((1ull << HIST_BITS) - 1)
+
+static inline uint32_t epoch_of(uint64_t st) { return (uint32_t)st; }
+static inline uint32_t count_of(uint64_t st) { return (uint32_t)((st >> COUNT_SHIFT) & COUNT_MASK); }
+static inline uint32_t *futex_word(mps_barrier_t *b) { return (uint32_t *)&b->state; }
+
+/* The next epoch, with this one's outcome pushed into the history. */
+static uint64_t end_epoch(uint64_t st, bool broken)
+{
+	uint64_t hist = (((st >> HIST_SHIFT) << 1) | broken) & HIST_MASK;
+	return (uint64_t)(epoch_of(st) + 1) | hist << HIST_SHIFT;
+}
+
+/* Outcome for a waiter of epoch mine, once the epoch has moved on. Past the
+ * recorded history the pass is reported broken. */
+static int outcome(uint64_t st, uint32_t mine)
+{
+	uint32_t age = epoch_of(st) - mine;
+	if (age > HIST_BITS)
+		return MPS_EBROKEN;
+	return (st >> (HIST_SHIFT + age - 1)) & 1 ? MPS_EBROKEN : 0;
+}
+
+static void wake_if_sleepers(mps_barrier_t *b, uint64_t before)
+{
+	if (before & SLEEPERS)
+		mps_futex_wake(futex_word(b), INT_MAX, MPS_FUTEX_ANY);
+}
+
+int mps_barrier_init(mps_barrier_t *b, unsigned parties, double timeout)
+{
+	if (parties < 1 || parties > MPS_BARRIER_MAX_PARTIES || mps_timeout_invalid(timeout))
+		return EINVAL;
+	b->parties = parties;
+	b->flags = 0;
+	b->timeout = timeout;
+	uint64_t old = a_load64(&b->state);
+	a_cas64(&b->state, old, 0);
+	return 0;
+}
+
+/* Ends epoch mine as broken, if it is still current. */
+static bool break_epoch(mps_barrier_t *b, uint32_t mine)
+{
+	uint64_t st = a_load64(&b->state), seen;
+	for (;;) {
+		if (epoch_of(st) != mine)
+			return false;
+		seen = a_cas64(&b->state, st, end_epoch(st, true) | BROKEN);
+		if (seen == st)
+			break;
+		st = seen;
+	}
+	wake_if_sleepers(b, st);
+	return true;
+}
+
+/* Sleeps until epoch mine ends or the deadline; returns the final state,
+ * and r = ETIMEDOUT or EINTR when it gave up with the epoch unchanged. */
+static uint64_t sleep_through(mps_barrier_t *b, uint32_t mine,
+                              const struct mps_deadline *deadline, int *r)
+{
+	struct mps_spin spin;
+	uint64_t st = a_load64(&b->state), seen;
+	*r = 0;
+	if (deadline->kind != MPS_DEADLINE_POLL && mps_spin_begin(&spin)) {
+		do {
+			st = a_load64(&b->state);
+			if (epoch_of(st) != mine)
+				return st;
+		} while (mps_spin_more(&spin));
+	}
+	for (;;) {
+		st = a_load64(&b->state);
+		if (epoch_of(st) != mine)
+			return st;
+		if (!(st & SLEEPERS)) {
+			seen = a_cas64(&b->state, st, st | SLEEPERS);
+			if (seen != st)
+				continue;
+		}
+		int w = mps_futex_wait(futex_word(b), mine, deadline, MPS_FUTEX_ANY);
+		if (w == ETIMEDOUT || w == EINTR) {
+			st = a_load64(&b->state);
+			if (epoch_of(st) == mine)
+				*r = w;
+			return st;
+		}
+	}
+}
+
+/* An interrupted waiter withdraws (Python's Barrier does the same). */
+static bool withdraw(mps_barrier_t *b, uint32_t mine)
+{
+	uint64_t st = a_load64(&b->state), seen;
+	for (;;) {
+		if (epoch_of(st) != mine || (st & TRIPPING) || count_of(st) == 0)
+			return false;
+		seen = a_cas64(&b->state, st, st - (1ull << COUNT_SHIFT));
+		if (seen == st)
+			return true;
+		st = seen;
+	}
+}
+
+static int trip(mps_barrier_t *b, uint32_t mine, int (*action)(void *), void *arg)
+{
+	int result = action ? action(arg) : 0;
+	uint64_t st = a_load64(&b->state), seen;
+	for (;;) {
+		if (epoch_of(st) != mine)
+			return MPS_EBROKEN;  /* aborted or reset while the action ran */
+		uint64_t next = end_epoch(st, result != 0) | (result ? BROKEN : 0);
+		seen = a_cas64(&b->state, st, next);
+		if (seen == st)
+			break;
+		st = seen;
+	}
+	wake_if_sleepers(b, st);
+	return result;
+}
+
+int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
+                            int (*action)(void *), void *arg, unsigned *index)
+{
+	if (mps_timeout_invalid(timeout) || b->parties == 0)
+		return EINVAL;
+	uint32_t parties = b->parties;
+	struct mps_deadline deadline;
+	mps_deadline_init(&deadline, timeout);
+	uint64_t st = a_load64(&b->state), seen;
+	for (;;) {
+		if (st & BROKEN)
+			return MPS_EBROKEN;
+		if (st & TRIPPING) {
+			int r;
+			st = sleep_through(b, epoch_of(st), &deadline, &r);
+			if (r == ETIMEDOUT && break_epoch(b, epoch_of(st)))
+				return ETIMEDOUT;
+			if (r == EINTR)
+				return EINTR;
+			continue;
+		}
+		uint32_t arrived = count_of(st);
+		uint64_t next = st + (1ull << COUNT_SHIFT);
+		if (arrived + 1 == parties)
+			next |= TRIPPING;
+		seen = a_cas64(&b->state, st, next);
+		if (seen != st) {
+			st = seen;
+			continue;
+		}
+		if (index)
+			*index = arrived;
+		if (arrived + 1 == parties)
+			return trip(b, epoch_of(st), action, arg);
+		break;
+	}
+	uint32_t mine = epoch_of(st);
+	for (;;) {
+		int r;
+		st = sleep_through(b, mine, &deadline, &r);
+		if (epoch_of(st) != mine)
+			return outcome(st, mine);
+		if (r == ETIMEDOUT && break_epoch(b, mine))
+			return ETIMEDOUT;
+		/* The action is running: an interrupt cannot withdraw any more. */
+		if (r == EINTR && withdraw(b, mine))
+			return EINTR;
+	}
+}
+
+int mps_barrier_wait(mps_barrier_t *b, double timeout, unsigned *index)
+{
+	return mps_barrier_wait_action(b, timeout, NULL, NULL, index);
+}
+
+/* Ends the current epoch broken if anyone is in it; set_broken sets
+ * BROKEN, otherwise it is cleared. */
+static int end_with(mps_barrier_t *b, bool set_broken)
+{
+	if (b->parties == 0)
+		return EINVAL;
+	uint64_t st = a_load64(&b->state), seen, next;
+	for (;;) {
+		bool occupied = count_of(st) > 0 || (st & TRIPPING);
+		if (set_broken && (st & BROKEN))
+			return 0;
+		next = occupied ? end_epoch(st, true) : (st & ~(BROKEN | SLEEPERS));
+		if (set_broken)
+			next |= BROKEN;
+		seen = a_cas64(&b->state, st, next);
+		if (seen == st)
+			break;
+		st = seen;
+	}
+	if (epoch_of(next) != epoch_of(st))
+		wake_if_sleepers(b, st);
+	return 0;
+}
+
+int mps_barrier_abort(mps_barrier_t *b) { return end_with(b, true); }
+int mps_barrier_reset(mps_barrier_t *b) { return end_with(b, false); }
+
+bool mps_barrier_broken(const mps_barrier_t *b)
+{
+	return a_load64(&b->state) & BROKEN;
+}
+
+unsigned mps_barrier_n_waiting(const mps_barrier_t *b)
+{
+	return count_of(a_load64(&b->state));
+}
+
+unsigned mps_barrier_parties(const mps_barrier_t *b)
+{
+	return b->parties;
+}
+
+double mps_barrier_timeout(const mps_barrier_t *b)
+{
+	return b->timeout;
+}

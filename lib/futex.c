@@ -1,0 +1,66 @@
+/* futex(2) with FUTEX_WAIT_BITSET and absolute CLOCK_MONOTONIC deadlines, so a
+ * retry after a spurious wake or a signal reuses the caller's deadline and
+ * wall-clock jumps change nothing. Never FUTEX_PRIVATE_FLAG. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "futex.h"
+#include "interrupt.h"
+#include <mpsync/debug.h>
+
+static _Thread_local uint64_t futex_calls __attribute__((tls_model("initial-exec")));
+
+uint64_t mps_debug_futex_calls(void)
+{
+	return futex_calls;
+}
+
+static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts,
+                  uint32_t *word2, uint32_t val3)
+{
+	futex_calls++;
+	return syscall(SYS_futex, word, op, val, ts, word2, val3);
+}
+
+int mps_futex_wait(uint32_t *word, uint32_t expected,
+                   const struct mps_deadline *deadline, uint32_t bitset)
+{
+	const struct timespec *at = NULL;
+
+	if (deadline->kind == MPS_DEADLINE_POLL)
+		return ETIMEDOUT;
+	if (deadline->kind == MPS_DEADLINE_AT)
+		at = &deadline->at;
+	if (futex(word, FUTEX_WAIT_BITSET, expected, at, NULL, bitset) == 0)
+		return 0;
+	switch (errno) {
+	case EAGAIN:
+		return EAGAIN;
+	case ETIMEDOUT:
+		return ETIMEDOUT;
+	case EINTR:
+		return mps_interruptible() ? EINTR : 0;
+	default:
+		/* EFAULT or EINVAL: the word is not usable memory; callers treat
+		 * it as a spurious wake and re-check their state. */
+		return 0;
+	}
+}
+
+int mps_futex_wake(uint32_t *word, int n, uint32_t bitset)
+{
+	long r = futex(word, FUTEX_WAKE_BITSET, (uint32_t)n, NULL, NULL, bitset);
+	return r < 0 ? 0 : (int)r;
+}
+
+int mps_futex_cmp_requeue(uint32_t *word, uint32_t expected, int n_wake,
+                          uint32_t *target, int n_requeue)
+{
+	/* The kernel takes the requeue count in the timeout argument's slot. */
+	long r = futex(word, FUTEX_CMP_REQUEUE, (uint32_t)n_wake,
+	               (const struct timespec *)(uintptr_t)n_requeue, target, expected);
+	return r < 0 ? -1 : (int)r;
+}

@@ -1,0 +1,39 @@
+/* The lock-word protocol shared by Lock, RLock and Condition's re-acquire.
+ * lock.c opens with the full description. */
+#ifndef MPS_LIB_LOCKWORD_H
+#define MPS_LIB_LOCKWORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../arch/atomic.h"
+
+#define LW_WAITERS   0x80000000u  /* someone may sleep on the word: release must wake */
+#define LW_RESERVED  0x40000000u  /* kept clear: the kernel's FUTEX_OWNER_DIED bit */
+#define LW_HANDOFF_REQUESTED 0x20000000u /* a waiter starves: next release hands over */
+#define LW_TID_MASK  0x1fffffffu  /* owner tid; pid_max is at most 2^22 */
+#define LW_HANDOFF   (LW_WAITERS | LW_TID_MASK) /* free, reserved for a sleeper */
+
+/* Sleepers on a lock word wake this often to probe the owner for death. */
+#define MPS_OWNER_CHECK_NS (20 * 1000000LL)
+
+static inline uint32_t lw_owner(uint32_t word)
+{
+	uint32_t tid = word & LW_TID_MASK;
+	return tid == LW_TID_MASK ? 0 : tid;
+}
+
+static inline bool lw_held(uint32_t word)
+{
+	return (word & LW_TID_MASK) != 0;
+}
+
+/* The slow path of acquire. has_slept: the caller already slept on this word
+ * (or was moved onto it by notify_all), so it must take the lock with
+ * LW_WAITERS set and may claim a hand-over. Returns 0, ETIMEDOUT, EOWNERDEAD
+ * (acquired; the previous owner died) or EINTR. */
+int mps_lockword_acquire_slow(uint32_t *word, uint32_t self, double timeout, bool has_slept);
+
+/* 0, or EPERM when the word is not held. */
+int mps_lockword_release(uint32_t *word);
+
+#endif

@@ -1,0 +1,82 @@
+/* RLock: the Lock word (lock.c) plus a recursion count.
+ *
+ * Encoding: word as in lock.c; count = depth, written only by the owner while
+ * it holds the word, so it needs no atomics: the word's acquire and release
+ * order it for the next owner.
+ *
+ * Re-entry by the owner is a relaxed load, a compare and an increment. Only
+ * the owner may release (checked in every process: the word holds its tid);
+ * the outermost release releases the word. A thread can see its own tid in
+ * the word only if it put it there, so the relaxed owner check is exact. */
+#include <errno.h>
+
+#include <mpsync/rlock.h>
+#include "deadline.h"
+#include "lockword.h"
+#include "owner.h"
+
+_Static_assert(sizeof(mps_rlock_t) == 8, "RLock is 8 bytes (ABI)");
+
+void mps_rlock_init(mps_rlock_t *r)
+{
+	r->count = 0;
+	a_store(&r->word, 0);
+}
+
+static bool owned_by(const mps_rlock_t *r, uint32_t self)
+{
+	return (a_load_relaxed(&r->word) & LW_TID_MASK) == self;
+}
+
+int mps_rlock_acquire(mps_rlock_t *r, double timeout)
+{
+	if (mps_timeout_invalid(timeout))
+		return EINVAL;
+	uint32_t self = mps_self_tid();
+	if (owned_by(r, self)) {
+		if (r->count == UINT32_MAX)
+			return EOVERFLOW;
+		r->count++;
+		return 0;
+	}
+	int err = 0;
+	if (a_cas(&r->word, 0, self) != 0) {
+		err = mps_lockword_acquire_slow(&r->word, self, timeout, false);
+		if (err && err != EOWNERDEAD)
+			return err;
+	}
+	r->count = 1;
+	return err;
+}
+
+int mps_rlock_release(mps_rlock_t *r)
+{
+	if (!owned_by(r, mps_self_tid()))
+		return EPERM;
+	if (r->count > 1) {
+		r->count--;
+		return 0;
+	}
+	r->count = 0;
+	return mps_lockword_release(&r->word);
+}
+
+bool mps_rlock_locked(const mps_rlock_t *r)
+{
+	return lw_held(a_load(&r->word));
+}
+
+bool mps_rlock_is_owned(const mps_rlock_t *r)
+{
+	return owned_by(r, mps_self_tid());
+}
+
+unsigned mps_rlock_count(const mps_rlock_t *r)
+{
+	return owned_by(r, mps_self_tid()) ? r->count : 0;
+}
+
+pid_t mps_rlock_owner(const mps_rlock_t *r)
+{
+	return (pid_t)lw_owner(a_load(&r->word));
+}
