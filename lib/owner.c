@@ -2,6 +2,7 @@
  * PID namespace. gettid() is a syscall, so the tid is cached in TLS; the
  * atfork child handler runs in the only thread of the child (the one that
  * called fork) and clears its stale copy. */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -39,8 +40,13 @@ bool mps_tid_alive(uint32_t tid)
 	char path[32], buf[512];
 	snprintf(path, sizeof path, "/proc/%u/stat", tid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		/* Only "no such thread" is proof of death; out of file descriptors
+		 * or no /proc at all proves nothing. */
+		if (errno != ENOENT && errno != ESRCH)
+			return true;
 		return access("/proc/self/stat", F_OK) != 0;
+	}
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n <= 0)
