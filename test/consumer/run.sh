@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Packaging test: installs mpsync into a temporary prefix, then builds and
+# runs three consumers that use a Lock and a Condition:
+#   find_package/   find_package(mpsync) against the installed prefix
+#   subdirectory/   add_subdirectory() of the source tree
+#   pkg-config/     pkg-config --cflags --libs mpsync, static link
+# Usage: run.sh <mpsync source dir> [cmake command]
+set -euo pipefail
+
+src=$(cd "${1:?usage: run.sh <mpsync source dir> [cmake]}" && pwd)
+cmake=${2:-cmake}
+here="$src/test/consumer"
+work=$(mktemp -d "${TMPDIR:-/tmp}/mpsync-consumer.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+prefix="$work/prefix"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'consumer test FAILED: %s\n' "$*" >&2; exit 1; }
+
+step "install mpsync into $prefix"
+"$cmake" -S "$src" -B "$work/mpsync" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$prefix" -DMPSYNC_BUILD_TESTS=OFF -DMPSYNC_BUILD_BENCH=OFF >/dev/null
+"$cmake" --build "$work/mpsync" -j "$jobs" >/dev/null
+"$cmake" --install "$work/mpsync" --prefix "$prefix" >/dev/null
+for f in include/mpsync.h include/mpsync/cond.h; do
+    [[ -f $prefix/$f ]] || fail "$f not installed"
+done
+config=$(find "$prefix" -name mpsyncConfig.cmake -print -quit)
+pcfile=$(find "$prefix" -name mpsync.pc -print -quit)
+[[ -n $config && -n $pcfile ]] || fail "mpsyncConfig.cmake or mpsync.pc not installed"
+find "$prefix" -type f | sed "s|^$prefix/|  |" | sort
+
+step "find_package(mpsync)"
+"$cmake" -S "$here/find_package" -B "$work/find_package" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+"$cmake" --build "$work/find_package" >/dev/null
+"$work/find_package/consumer"
+
+step "add_subdirectory(mpsync)"
+"$cmake" -S "$here/subdirectory" -B "$work/subdirectory" -DMPSYNC_SOURCE_DIR="$src" >/dev/null
+"$cmake" --build "$work/subdirectory" -j "$jobs" >/dev/null
+[[ ! -e $work/subdirectory/mpsync/test ]] || fail "a sub-project build configured mpsync's tests"
+"$work/subdirectory/consumer"
+
+step "pkg-config --cflags --libs mpsync (static)"
+PKG_CONFIG_PATH=$(dirname "$pcfile")
+export PKG_CONFIG_PATH
+echo "  cflags: $(pkg-config --cflags mpsync)   libs: $(pkg-config --libs --static mpsync)"
+[[ $(realpath "$(pkg-config --variable=includedir mpsync)") == "$prefix/include" ]] \
+    || fail "mpsync.pc points outside the prefix: $(pkg-config --variable=includedir mpsync)"
+mkdir "$work/pkg-config"
+make -s -C "$work/pkg-config" -f "$here/pkg-config/Makefile" SRC="$here"
+if command -v readelf >/dev/null && readelf -d "$work/pkg-config/consumer" | grep -q 'libmpsync'; then
+    fail "pkg-config consumer is linked against a shared libmpsync"
+fi
+"$work/pkg-config/consumer"
+
+printf '\nconsumer test: all three consumers built and ran\n'
