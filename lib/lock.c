@@ -83,6 +83,29 @@ static bool try_take(uint32_t *word, uint32_t v, uint32_t self, bool has_slept)
 	return a_cas(word, v, mine) == v;
 }
 
+/* A waiter giving up withdraws its hand-over request, so the next release
+ * is a plain one. Another starving waiter sets it again when it next sleeps. */
+static void withdraw_request(uint32_t *word)
+{
+	uint32_t v = a_load(word), seen;
+	while ((v & LW_HANDOFF_REQUESTED) && v != LW_HANDOFF) {
+		seen = a_cas(word, v, v & ~LW_HANDOFF_REQUESTED);
+		if (seen == v)
+			return;
+		v = seen;
+	}
+}
+
+/* Leaving without the lock: a last attempt, then withdraw. */
+static int give_up(uint32_t *word, uint32_t self, bool starving, int why)
+{
+	if (try_take(word, a_load(word), self, true))
+		return 0;
+	if (starving)
+		withdraw_request(word);
+	return why;
+}
+
 /* At the end of a sleep slice: take the lock from a dead owner. */
 static bool take_from_dead(uint32_t *word, uint32_t v, uint32_t self)
 {
@@ -125,12 +148,12 @@ int mps_lockword_acquire_slow(uint32_t *word, uint32_t self, double timeout, boo
 		mps_deadline_slice(&deadline, MPS_OWNER_CHECK_NS, &slice);
 		int r = mps_futex_wait(word, want, &slice, MPS_FUTEX_ANY);
 		has_slept = true;
-		v = a_load(word);
 		if (r == EINTR)
-			return try_take(word, v, self, true) ? 0 : EINTR;
+			return give_up(word, self, starving, EINTR);
+		v = a_load(word);
 		if (r == ETIMEDOUT) {
 			if (mps_deadline_passed(&deadline))
-				return try_take(word, v, self, true) ? 0 : ETIMEDOUT;
+				return give_up(word, self, starving, ETIMEDOUT);
 			if (take_from_dead(word, v, self))
 				return EOWNERDEAD;
 		}

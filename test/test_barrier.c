@@ -453,8 +453,10 @@ static void check_failed_action(struct mps_area *a)
 	cr_assert_eq(failed, 1, "exactly the caller that ran the action gets its result");
 	double first = a->elapsed[16], last = a->elapsed[16];
 	for (int i = 1; i < ACTION_PARTIES; i++) {
-		first = fmin(first, a->elapsed[16 + i]);
-		last = fmax(last, a->elapsed[16 + i]);
+		if (a->elapsed[16 + i] < first)
+			first = a->elapsed[16 + i];
+		if (a->elapsed[16 + i] > last)
+			last = a->elapsed[16 + i];
 	}
 	cr_assert(last - first < mps_slack(), "the others returned %.3f s after the action failed",
 	          last - first);

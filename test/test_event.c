@@ -7,7 +7,9 @@
  * unfinished worker sleeps in the kernel (/proc/<tid>/stat state S). After
  * the announcement the only way a role can sleep is that wait's futex, so a
  * set() issued then happens during every wait. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>

@@ -8,7 +8,9 @@
  * itself: from then on its only way to sleep is the futex wait of the call
  * under test). Once that holds and the value is 0, nothing can move until the
  * parent releases, so the count is final and is compared exactly. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -85,7 +85,11 @@ static struct mps_area *map_area(const char *name, bool create)
 struct mps_area *mps_area_create(void)
 {
 	static int serial;
-	snprintf(area_name, sizeof area_name, "/mps-test-%d-%d", (int)getpid(), serial++);
+	/* pid plus a clock reading: a segment leaked by an earlier process that
+	 * had the same pid (a failed assert skips mps_area_destroy) cannot clash. */
+	snprintf(area_name, sizeof area_name, "/mps-test-%d-%d-%lld", (int)getpid(), serial++,
+	         (long long)(mps_now() * 1e9) % 1000000007LL);
+	shm_unlink(area_name);
 	mapped_area = map_area(area_name, true);
 	cr_assert(mapped_area != NULL, "cannot create shm area %s: %s", area_name, strerror(errno));
 	return mapped_area;
