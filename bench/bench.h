@@ -8,7 +8,8 @@
  *   futex3.c      the floor: Drepper's mutex3 and a raw futex wait/wake
  *   glibc.c       pshared pthread objects, and the lock table for scenarios
  *   uncontended.c contended.c handoff.c barrier.c notify.c urcu.c
- *                 one file per scenario family
+ *                 one file per scenario family (urcu_none.c replaces
+ *                 urcu.c when liburcu-memb is not found)
  *   strace.c      futex syscall counts for glibc, by re-running under strace
  *   results.c     result rows and the CSV
  *   report.c      the human table and the targets
@@ -180,7 +181,8 @@ struct result {
 	double min_share, max_share;
 	double futex_op;           /* futex syscalls per operation (or episode) */
 	double futex_notifier;     /* notify_all: by the notifier per episode */
-	double cpu_ns;             /* uncontended: thread CPU time per op, NAN if none */
+	double cpu_ns;             /* CPU time of the workers per op, NAN if none */
+	double busy;               /* contended: workers' CPU time / (elapsed x usable CPUs) */
 	char method[40];           /* how futex_op was counted */
 	int reps;
 	double rep_min, rep_max;   /* smallest and largest repetition */

@@ -34,7 +34,7 @@ static const struct shape shapes[] = {
 static const struct lock_impl *cur;
 
 struct rep {
-	double tput, p50, p99, max, min_share, max_share, futex, cpu;
+	double tput, p50, p99, max, min_share, max_share, futex, cpu, busy;
 	bool broken;
 };
 
@@ -70,7 +70,10 @@ static void worker(struct arena *a, int idx)
 	w->futex = cur->futex_calls ? cur->futex_calls() - f0 : 0;
 }
 
-static void summarise(const struct arena *a, int n, struct rep *r)
+/* busy: the share of the CPUs the workers could use (min(n, ncpu)) that
+ * they did use. Well below 1, other jobs held the CPUs and the run measured
+ * the scheduler more than the lock. */
+static void summarise(const struct arena *a, int n, int ncpu, struct rep *r)
 {
 	struct hist h;
 	uint64_t total = 0, lo = UINT64_MAX, hi = 0, futex = 0;
@@ -92,11 +95,12 @@ static void summarise(const struct arena *a, int n, struct rep *r)
 	r->max = (double)h.max;
 	r->futex = cur->futex_calls && total ? (double)futex / (double)total : NAN;
 	r->cpu = total ? (double)team_cpu(a, 0, n) / (double)total : NAN;
+	r->busy = (double)team_cpu(a, 0, n) / ((double)team_elapsed(a, n) * (n < ncpu ? n : ncpu));
 	r->broken = a->data[0] != total;
 }
 
 static void run_once(const struct shape *s, const struct lock_impl *li, enum mode m,
-                     int n, double duration, struct rep *r)
+                     int n, int ncpu, double duration, struct rep *r)
 {
 	struct arena *a = arena_new();
 	cur = li;
@@ -104,7 +108,7 @@ static void run_once(const struct shape *s, const struct lock_impl *li, enum mod
 	a->p.cs_iters = burn_iters(s->cs_ns);
 	a->p.out_iters = burn_iters(s->out_ns);
 	int failed = team_run(a, m, n, worker, duration);
-	summarise(a, n, r);
+	summarise(a, n, ncpu, r);
 	r->broken |= failed != 0;
 	li->destroy(a->obj);
 	arena_free(a);
@@ -114,7 +118,7 @@ static void record(const struct shape *s, int k, enum mode m, int n, const struc
 {
 	const struct lock_impl *li = s->impl[k];
 	struct result res;
-	double v[8][64];
+	double v[9][64];
 	bool broken = false;
 	for (int i = 0; i < reps; i++) {
 		v[0][i] = r[i].tput;
@@ -125,6 +129,7 @@ static void record(const struct shape *s, int k, enum mode m, int n, const struc
 		v[5][i] = r[i].max_share;
 		v[6][i] = r[i].futex;
 		v[7][i] = r[i].cpu;
+		v[8][i] = r[i].busy;
 		broken |= r[i].broken;
 	}
 	result_init(&res, s->scenario, m, n, li->name, li->role, UNIT_RATE, HIGHER_BETTER);
@@ -136,6 +141,7 @@ static void record(const struct shape *s, int k, enum mode m, int n, const struc
 	res.max_share = median(v[5], reps);
 	res.futex_op = median(v[6], reps);
 	res.cpu_ns = median(v[7], reps);
+	res.busy = median(v[8], reps);
 	if (li->futex_calls)
 		snprintf(res.method, sizeof res.method, "%s",
 		         li->role == ROLE_MPS ? "mps_debug_futex_calls" : "self-count");
@@ -150,12 +156,12 @@ static void run_point(const struct opts *o, const struct shape *s, enum mode m, 
 	int nrep = o->reps > 64 ? 64 : o->reps;
 	double warm = o->duration / 4 > 0.01 ? o->duration / 4 : 0.01;
 	for (int k = 0; k < s->nimpl; k++)
-		run_once(s, s->impl[k], m, n, warm, &reps[k][0]);
+		run_once(s, s->impl[k], m, n, o->ncpu, warm, &reps[k][0]);
 	for (int r = 0; r < nrep; r++) {
 		progress("%s %s n=%d  rep %d/%d", s->scenario, mode_name(m), n, r + 1, nrep);
 		for (int j = 0; j < s->nimpl; j++) {
 			int k = (j + r) % s->nimpl;
-			run_once(s, s->impl[k], m, n, o->duration, &reps[k][r]);
+			run_once(s, s->impl[k], m, n, o->ncpu, o->duration, &reps[k][r]);
 		}
 	}
 	for (int k = 0; k < s->nimpl; k++)

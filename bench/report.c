@@ -128,15 +128,17 @@ static void contended_header(FILE *f, const struct result *m, const struct resul
 {
 	fprintf(f, "\n== %s: %s ==\n", m->scenario, shape_text(m->scenario));
 	fprintf(f, "   throughput = acquisitions/s, HIGHER is better (mps/cp > 1.00x: mpsync faster); "
-	           "p99 = acquire latency, LOWER is better; share = min worker share of the mean\n");
-	fprintf(f, "%-8s %3s %10s %10s %10s %7s | %9s %9s %7s | %6s %6s | %s\n", "mode", "n",
-	        "mpsync", x ? x->impl : "cp", fl ? fl->impl : "floor", "mps/cp", "p99 mps", "p99 cp",
-	        "mps/cp", "sh mps", "sh cp", "futex/acq mps");
+	           "p99 = acquire latency, LOWER is better; sh = min worker share of the mean;\n"
+	           "   cpu/acq = workers' CPU time per acquisition, LOWER is better; busy = share of "
+	           "min(n, ncpu) CPUs the workers got (mpsync run; << 1: other jobs held the CPUs)\n");
+	fprintf(f, "%-8s %2s %10s %10s %10s %6s | %8s %8s %6s | %4s %4s | %8s %8s | %4s | %s\n",
+	        "mode", "n", "mpsync", x ? x->impl : "cp", fl ? fl->impl : "floor", "mps/cp", "p99 mps",
+	        "p99 cp", "mps/cp", "sh m", "sh c", "cpu/acq m", "cpu/acq c", "busy", "futex/acq m");
 }
 
 static void table_contended(FILE *f)
 {
-	char a[32], b[32], c[32], d[32], e[32], g[32], h[32], k[32];
+	char a[32], b[32], c[32], d[32], e[32], g[32], h[32], k[32], l[32], o[32];
 	const char *last = "";
 	for (int i = 0; i < results_count(); i++) {
 		const struct result *m = results_at(i);
@@ -146,12 +148,13 @@ static void table_contended(FILE *f)
 		if (strcmp(last, m->scenario))
 			contended_header(f, m, x, fl);
 		last = m->scenario;
-		fprintf(f, "%-8s %3d %10s %10s %10s %7s | %9s %9s %7s | %6.2f %6.2f | %s\n",
+		fprintf(f, "%-8s %2d %10s %10s %10s %6s | %8s %8s %6s | %4.2f %4.2f | %9s %9s | %4.2f | %s\n",
 		        mode_name(m->mode), m->n, fmt_value(a, sizeof a, m), fmt_value(b, sizeof b, x),
 		        fmt_value(c, sizeof c, fl), fmt_ratio(d, sizeof d, value_ratio(m, x)),
 		        fmt_ns(e, sizeof e, m->p99), fmt_ns(g, sizeof g, x ? x->p99 : NAN),
 		        fmt_ratio(h, sizeof h, field_ratio(m->p99, x ? x->p99 : NAN)), m->min_share,
-		        x ? x->min_share : NAN, fmt_count(k, sizeof k, m->futex_op));
+		        x ? x->min_share : NAN, fmt_ns(l, sizeof l, m->cpu_ns),
+		        fmt_ns(o, sizeof o, x ? x->cpu_ns : NAN), m->busy, fmt_count(k, sizeof k, m->futex_op));
 	}
 }
 

@@ -27,6 +27,7 @@ void result_init(struct result *r, const char *scenario, enum mode m, int n,
 	r->cpu_ns = NAN;
 	r->mean = NAN;
 	r->rep_min = r->rep_max = NAN;
+	r->busy = NAN;
 }
 
 void result_set_reps(struct result *r, const double *v, int n)
@@ -110,6 +111,7 @@ static void write_row(FILE *f, const struct result *r)
 	num(f, r->futex_op);
 	num(f, r->futex_notifier);
 	num(f, r->cpu_ns);
+	num(f, r->busy);
 	fprintf(f, ",%s,%d", r->method, r->reps);
 	num(f, r->rep_min);
 	num(f, r->rep_max);
@@ -124,7 +126,7 @@ int results_write_csv(const char *path)
 	if (!f)
 		return -1;
 	fputs("scenario,mode,workers,impl,role,unit,better,value,p50_ns,p99_ns,max_ns,mean_ns,"
-	      "min_share,max_share,futex_per_op,futex_notifier,cpu_ns_per_op,futex_method,reps,rep_min,rep_max,"
+	      "min_share,max_share,futex_per_op,futex_notifier,cpu_ns_per_op,busy,futex_method,reps,rep_min,rep_max,"
 	      "ratio_vs_counterpart,ratio_vs_floor,note\n", f);
 	for (int i = 0; i < nrows; i++)
 		write_row(f, &rows[i]);

@@ -1,8 +1,8 @@
 /* Barrier: one 64-bit word, plus parties and the default timeout.
  *
  * Encoding of state:
- *   bits  0..31  epoch: the futex word; +1 each time a pass ends, by trip or by
- *                a break
+ *   bits  0..31  epoch, the futex word: trips (bits 0..23) and breaks (bits
+ *                24..31), counting how passes ended; every end changes it
  *   bits 32..47  count: parties arrived in the current epoch
  *   bit  48      BROKEN: arrivals fail at once until reset()
  *   bit  49      TRIPPING: the last arriver is running the action
@@ -15,12 +15,16 @@
  *             count == parties sets TRIPPING, runs the action, then ends the
  *             epoch (count 0, history <- ok, or broken if the action failed)
  *             and wakes the sleepers. Others spin briefly, then set SLEEPERS
- *             and sleep while the epoch is unchanged. When it changes, the
- *             history bit of their own epoch tells them the outcome, so a
- *             waiter that runs late still reads its own pass correctly even
- *             after later aborts and resets. An arrival while TRIPPING waits
- *             for the next epoch and arrives there: a waiter of pass i is
- *             never counted in pass i+1.
+ *             and sleep while the epoch is unchanged. When it changes, a
+ *             waiter reads its own pass's outcome: no break since it arrived
+ *             means its pass tripped, no trip since means it broke, and
+ *             otherwise the history bit of its epoch decides. So a waiter that
+ *             runs late reads its own pass correctly after any number of later
+ *             passes, aborts and resets (only a lag of more than 13 ends with
+ *             both trips and breaks in it is reported as broken). An arrival
+ *             while TRIPPING waits for the next epoch and arrives there, so a
+ *             waiter of pass i is never counted in pass i+1; if its timeout
+ *             expires first it returns ETIMEDOUT, having broken nothing.
  *   timeout   a waiter whose deadline passes ends its epoch broken and sets
  *             BROKEN (ETIMEDOUT for it, MPS_EBROKEN for the rest).
  *   abort     sets BROKEN; ends the epoch broken if anyone is in it.
@@ -46,6 +50,9 @@ _Static_assert(sizeof(mps_barrier_t) <= 24, "Barrier is at most 24 bytes (ABI)")
 #define HIST_BITS    13
 #define HIST_MASK    ((1ull << HIST_BITS) - 1)
 
+#define TRIP_MASK    0xffffffu
+#define BREAK_ONE    (1u << 24)
+
 static inline uint32_t epoch_of(uint64_t st) { return (uint32_t)st; }
 static inline uint32_t count_of(uint64_t st) { return (uint32_t)((st >> COUNT_SHIFT) & COUNT_MASK); }
 static inline uint32_t *futex_word(mps_barrier_t *b) { return (uint32_t *)&b->state; }
@@ -54,14 +61,21 @@ static inline uint32_t *futex_word(mps_barrier_t *b) { return (uint32_t *)&b->st
 static uint64_t end_epoch(uint64_t st, bool broken)
 {
 	uint64_t hist = (((st >> HIST_SHIFT) << 1) | broken) & HIST_MASK;
-	return (uint64_t)(epoch_of(st) + 1) | hist << HIST_SHIFT;
+	uint32_t e = epoch_of(st);
+	uint32_t next = broken ? e + BREAK_ONE : (e & ~TRIP_MASK) | ((e + 1) & TRIP_MASK);
+	return (uint64_t)next | hist << HIST_SHIFT;
 }
 
-/* Outcome for a waiter of epoch mine, once the epoch has moved on. Past the
- * recorded history the pass is reported broken. */
+/* Outcome for a waiter of epoch mine, once the epoch has moved on. */
 static int outcome(uint64_t st, uint32_t mine)
 {
-	uint32_t age = epoch_of(st) - mine;
+	uint32_t now = epoch_of(st);
+	uint32_t trips = (now - mine) & TRIP_MASK, breaks = (now - (mine & ~TRIP_MASK)) >> 24;
+	if (breaks == 0)
+		return 0;
+	if (trips == 0)
+		return MPS_EBROKEN;
+	uint32_t age = trips + breaks;
 	if (age > HIST_BITS)
 		return MPS_EBROKEN;
 	return (st >> (HIST_SHIFT + age - 1)) & 1 ? MPS_EBROKEN : 0;
@@ -120,6 +134,10 @@ static uint64_t sleep_through(mps_barrier_t *b, uint32_t mine,
 		st = a_load64(&b->state);
 		if (epoch_of(st) != mine)
 			return st;
+		if (deadline->kind == MPS_DEADLINE_POLL) {
+			*r = ETIMEDOUT;
+			return st;
+		}
 		if (!(st & SLEEPERS)) {
 			seen = a_cas64(&b->state, st, st | SLEEPERS);
 			if (seen != st)
@@ -180,11 +198,11 @@ int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
 			return MPS_EBROKEN;
 		if (st & TRIPPING) {
 			int r;
+			/* Not part of the pass whose action runs: giving up here
+			 * breaks nothing. */
 			st = sleep_through(b, epoch_of(st), &deadline, &r);
-			if (r == ETIMEDOUT && break_epoch(b, epoch_of(st)))
-				return ETIMEDOUT;
-			if (r == EINTR)
-				return EINTR;
+			if (r)
+				return r;
 			continue;
 		}
 		uint32_t arrived = count_of(st);

@@ -171,17 +171,25 @@ static enum verdict await(mps_cond_t *c, uint32_t mine, uint32_t seq,
                           const struct mps_deadline *deadline, int *why)
 {
 	struct mps_deadline slice;
+	struct mps_sigguard guard = { .on = false };
 	for (;;) {
 		/* In slices: notify_all may have moved this sleeper onto the lock
-		 * word, where it must notice a dead lock owner like any sleeper. */
-		mps_deadline_slice(deadline, MPS_OWNER_CHECK_NS, &slice);
-		int r = mps_futex_wait(&c->seq, seq, &slice, group_bit(mine));
-		if (r == ETIMEDOUT && !mps_deadline_passed(deadline))
+		 * word, where it must notice a dead lock owner like any sleeper;
+		 * and a chosen waiter that died leaves its choice to a living one. */
+		int r = EINTR;
+		if (!mps_sigguard_leave(&guard)) {
+			mps_deadline_slice(deadline, MPS_SLICE_NS, &slice);
+			r = mps_futex_wait(&c->seq, seq, &slice, group_bit(mine));
+		}
+		if (r == ETIMEDOUT && !mps_deadline_passed(deadline)) {
+			mps_sigguard_enter(&guard);
 			r = 0;
+		}
 		bool give_up = r == ETIMEDOUT || r == EINTR;
 		seq = a_load(&c->seq);
 		enum verdict v = decide(c, mine, give_up);
 		if (v != SLEEP) {
+			mps_sigguard_leave(&guard);
 			*why = r;
 			return v;
 		}
@@ -331,7 +339,7 @@ static bool read_word(uint32_t *p, uint32_t *out)
 static uint32_t *requeue_target(mps_cond_t *c)
 {
 	int32_t off = (int32_t)a_load_relaxed((uint32_t *)&c->lock_offset);
-	if (off == OFFSET_UNKNOWN || off == OFFSET_CONFLICT)
+	if (off == OFFSET_UNKNOWN || (off & 3))   /* 1 = conflict; others corrupt */
 		return NULL;
 	uint32_t *lockword = (uint32_t *)((char *)c + off);
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);

@@ -29,6 +29,10 @@ void mps_deadline_slice(const struct mps_deadline *d, int64_t ns, struct mps_dea
 
 int64_t mps_monotonic_ns(void);
 
+/* Sliced waits (Lock, RLock, Condition, Semaphore) wake this often: to probe a
+ * lock owner for death, and to pick up a wake-up whose target died. */
+#define MPS_SLICE_NS (20 * 1000000LL)
+
 static inline bool mps_timeout_invalid(double timeout)
 {
 	return timeout != timeout;

@@ -29,7 +29,7 @@
  * 1 ms requests a hand-over, so no waiter starves behind newcomers. The
  * kernel wakes sleepers of one word oldest first, so the oldest gets it.
  *
- * Owner death: sleepers sleep in slices of MPS_OWNER_CHECK_NS. When a slice ends
+ * Owner death: sleepers sleep in slices of MPS_SLICE_NS. When a slice ends
  * with the lock still held, the owner tid is probed (/proc; zombies count as
  * dead) and a dead owner's word is CASed to self|WAITERS: that acquirer
  * gets EOWNERDEAD and holds the lock. A HANDOFF whose designated sleeper
@@ -40,6 +40,7 @@
 #include <mpsync/lock.h>
 #include "deadline.h"
 #include "futex.h"
+#include "interrupt.h"
 #include "lockword.h"
 #include "owner.h"
 #include "spin.h"
@@ -115,11 +116,14 @@ static bool take_from_dead(uint32_t *word, uint32_t v, uint32_t self)
 	return a_cas(word, v, self | LW_WAITERS) == v;
 }
 
+static int wait_loop(uint32_t *word, uint32_t self, uint32_t v, bool has_slept,
+                     const struct mps_deadline *deadline, struct mps_sigguard *guard);
+
 int mps_lockword_acquire_slow(uint32_t *word, uint32_t self, double timeout, bool has_slept)
 {
-	struct mps_deadline deadline, slice;
-	bool starving = false, taken;
-	int64_t started = 0;
+	struct mps_deadline deadline;
+	struct mps_sigguard guard = { .on = false };
+	bool taken;
 
 	mps_deadline_init(&deadline, timeout);
 	uint32_t v = a_load(word);
@@ -128,13 +132,24 @@ int mps_lockword_acquire_slow(uint32_t *word, uint32_t self, double timeout, boo
 		if (taken)
 			return 0;
 	}
+	int err = wait_loop(word, self, v, has_slept, &deadline, &guard);
+	mps_sigguard_leave(&guard);
+	return err;
+}
+
+static int wait_loop(uint32_t *word, uint32_t self, uint32_t v, bool has_slept,
+                     const struct mps_deadline *deadline, struct mps_sigguard *guard)
+{
+	struct mps_deadline slice;
+	bool starving = false;
+	int64_t started = 0;
 	for (;;) {
 		if (try_take(word, v, self, has_slept))
 			return 0;
 		v = a_load(word);
 		if (!lw_held(v) || (v == LW_HANDOFF && has_slept))
 			continue;
-		if (deadline.kind == MPS_DEADLINE_POLL)
+		if (deadline->kind == MPS_DEADLINE_POLL)
 			return ETIMEDOUT;
 		uint32_t want = v | LW_WAITERS;
 		if (starving && v != LW_HANDOFF)
@@ -145,15 +160,18 @@ int mps_lockword_acquire_slow(uint32_t *word, uint32_t self, double timeout, boo
 		}
 		if (!started)
 			started = mps_monotonic_ns();
-		mps_deadline_slice(&deadline, MPS_OWNER_CHECK_NS, &slice);
+		if (mps_sigguard_leave(guard))
+			return give_up(word, self, starving, EINTR);
+		mps_deadline_slice(deadline, MPS_SLICE_NS, &slice);
 		int r = mps_futex_wait(word, want, &slice, MPS_FUTEX_ANY);
 		has_slept = true;
 		if (r == EINTR)
 			return give_up(word, self, starving, EINTR);
 		v = a_load(word);
 		if (r == ETIMEDOUT) {
-			if (mps_deadline_passed(&deadline))
+			if (mps_deadline_passed(deadline))
 				return give_up(word, self, starving, ETIMEDOUT);
+			mps_sigguard_enter(guard);
 			if (take_from_dead(word, v, self))
 				return EOWNERDEAD;
 		}
@@ -195,7 +213,9 @@ void mps_lock_init(mps_lock_t *l)
 	a_store(&l->word, 0);
 }
 
-int mps_lock_acquire(mps_lock_t *l, double timeout)
+/* Out of line, so that the fast path below needs no stack frame. */
+__attribute__((noinline, cold))
+static int acquire_slow(mps_lock_t *l, double timeout)
 {
 	if (mps_timeout_invalid(timeout))
 		return EINVAL;
@@ -203,6 +223,14 @@ int mps_lock_acquire(mps_lock_t *l, double timeout)
 	if (a_cas(&l->word, 0, self) == 0)
 		return 0;
 	return mps_lockword_acquire_slow(&l->word, self, timeout, false);
+}
+
+int mps_lock_acquire(mps_lock_t *l, double timeout)
+{
+	uint32_t self = mps_tls_tid;   /* 0 until this thread's first call */
+	if (self && !mps_timeout_invalid(timeout) && a_cas(&l->word, 0, self) == 0)
+		return 0;
+	return acquire_slow(l, timeout);
 }
 
 int mps_lock_release(mps_lock_t *l)

@@ -13,9 +13,6 @@
 #define LW_TID_MASK  0x1fffffffu  /* owner tid; pid_max is at most 2^22 */
 #define LW_HANDOFF   (LW_WAITERS | LW_TID_MASK) /* free, reserved for a sleeper */
 
-/* Sleepers on a lock word wake this often to probe the owner for death. */
-#define MPS_OWNER_CHECK_NS (20 * 1000000LL)
-
 static inline uint32_t lw_owner(uint32_t word)
 {
 	uint32_t tid = word & LW_TID_MASK;
@@ -31,6 +28,7 @@ static inline bool lw_held(uint32_t word)
  * (or was moved onto it by notify_all), so it must take the lock with
  * LW_WAITERS set and may claim a hand-over. Returns 0, ETIMEDOUT, EOWNERDEAD
  * (acquired; the previous owner died) or EINTR. */
+__attribute__((noinline, cold))
 int mps_lockword_acquire_slow(uint32_t *word, uint32_t self, double timeout, bool has_slept);
 
 /* 0, or EPERM when the word is not held. */

@@ -28,7 +28,10 @@ static bool owned_by(const mps_rlock_t *r, uint32_t self)
 	return (a_load_relaxed(&r->word) & LW_TID_MASK) == self;
 }
 
-int mps_rlock_acquire(mps_rlock_t *r, double timeout)
+/* Everything but the two common cases, out of line so that the fast path
+ * below needs no stack frame. */
+__attribute__((noinline, cold))
+static int acquire_slow(mps_rlock_t *r, double timeout)
 {
 	if (mps_timeout_invalid(timeout))
 		return EINVAL;
@@ -49,9 +52,27 @@ int mps_rlock_acquire(mps_rlock_t *r, double timeout)
 	return err;
 }
 
+int mps_rlock_acquire(mps_rlock_t *r, double timeout)
+{
+	uint32_t self = mps_tls_tid;   /* 0 until this thread's first call */
+	if (self && !mps_timeout_invalid(timeout)) {
+		if (owned_by(r, self) && r->count != UINT32_MAX) {
+			r->count++;
+			return 0;
+		}
+		if (a_cas(&r->word, 0, self) == 0) {
+			r->count = 1;
+			return 0;
+		}
+	}
+	return acquire_slow(r, timeout);
+}
+
 int mps_rlock_release(mps_rlock_t *r)
 {
-	if (!owned_by(r, mps_self_tid()))
+	/* A thread whose tid is not cached yet has acquired nothing. */
+	uint32_t self = mps_tls_tid;
+	if (!self || !owned_by(r, self))
 		return EPERM;
 	if (r->count > 1) {
 		r->count--;

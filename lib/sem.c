@@ -19,14 +19,17 @@
  * No lost wakeup: a waiter registers before it reads value, and the release
  * reads waiters in the same CAS that publishes the permits; if value changes
  * between the waiter's read and its sleep, FUTEX_WAIT returns EAGAIN.
- * A process that dies while registered leaves waiters one too high: the only
- * cost is a futex wake that finds nobody. */
+ * Waiters sleep in slices of MPS_SLICE_NS (lib/deadline.h), so a waiter that was woken and
+ * died before taking its permit strands it for one slice at most. A process
+ * that dies while registered leaves waiters one too high: the only cost is a
+ * futex wake that finds nobody. */
 #include <errno.h>
 #include <limits.h>
 
 #include <mpsync/sem.h>
 #include "deadline.h"
 #include "futex.h"
+#include "interrupt.h"
 #include "spin.h"
 
 #define WAITER_ONE (1ull << 32)
@@ -80,23 +83,48 @@ static bool spin_take(mps_sem_t *s)
 	return false;
 }
 
-static int wait_for_permit(mps_sem_t *s, const struct mps_deadline *deadline)
+/* Leaving without a permit: a last attempt first, since a wake-up meant for
+ * this waiter may have come with the timeout or the signal. */
+static int give_up(mps_sem_t *s, int why)
 {
+	if (try_take(s, WAITER_ONE))
+		return 0;
+	a_fetch_add64(&s->state, (uint64_t)0 - WAITER_ONE);
+	return why;
+}
+
+/* Sleeps in slices: a woken waiter that dies before it takes its permit
+ * must not strand the permit while others sleep. */
+static int sleep_for_permit(mps_sem_t *s, const struct mps_deadline *deadline,
+                            struct mps_sigguard *guard)
+{
+	struct mps_deadline slice;
 	a_fetch_add64(&s->state, WAITER_ONE);
 	for (;;) {
 		if (try_take(s, WAITER_ONE))
 			return 0;
-		int r = mps_futex_wait(futex_word(s), 0, deadline, MPS_FUTEX_ANY);
-		if (r == ETIMEDOUT || r == EINTR) {
-			if (try_take(s, WAITER_ONE))
-				return 0;
-			a_fetch_add64(&s->state, (uint64_t)0 - WAITER_ONE);
-			return r;
-		}
+		if (mps_sigguard_leave(guard))
+			return give_up(s, EINTR);
+		mps_deadline_slice(deadline, MPS_SLICE_NS, &slice);
+		int r = mps_futex_wait(futex_word(s), 0, &slice, MPS_FUTEX_ANY);
+		if (r == EINTR || (r == ETIMEDOUT && mps_deadline_passed(deadline)))
+			return give_up(s, r);
+		if (r == ETIMEDOUT)
+			mps_sigguard_enter(guard);
 	}
 }
 
-int mps_sem_acquire(mps_sem_t *s, double timeout)
+static int wait_for_permit(mps_sem_t *s, const struct mps_deadline *deadline)
+{
+	struct mps_sigguard guard = { .on = false };
+	int err = sleep_for_permit(s, deadline, &guard);
+	mps_sigguard_leave(&guard);
+	return err;
+}
+
+/* Out of line, so the fast path below needs no stack frame. */
+__attribute__((noinline, cold))
+static int acquire_slow(mps_sem_t *s, double timeout)
 {
 	if (mps_timeout_invalid(timeout))
 		return EINVAL;
@@ -109,6 +137,14 @@ int mps_sem_acquire(mps_sem_t *s, double timeout)
 	if (spin_take(s))
 		return 0;
 	return wait_for_permit(s, &deadline);
+}
+
+int mps_sem_acquire(mps_sem_t *s, double timeout)
+{
+	uint64_t st = a_load64(&s->state);
+	if (value_of(st) > 0 && !mps_timeout_invalid(timeout) && a_cas64(&s->state, st, st - 1) == st)
+		return 0;
+	return acquire_slow(s, timeout);
 }
 
 int mps_sem_release(mps_sem_t *s, unsigned n)

@@ -50,6 +50,7 @@ enum {
 	C_LONG_IN,    /* long waiters inside wait (mixed test) */
 	C_SUCCESS,    /* waits that returned 0 */
 	C_TIMEDOUT,   /* waits that returned ETIMEDOUT */
+	C_STARTED,    /* timed waiters at the gate (the go Event) */
 };
 
 /* area->value slots */
@@ -281,6 +282,13 @@ static void expect_elapsed(const struct cond_case *c, double elapsed, double t)
 	          case_name(c), elapsed, t);
 }
 
+/* Lets n timed waiters (all started) begin their waits together. */
+static void open_gate(const struct cond_case *c, struct mps_area *a, uint32_t n)
+{
+	await_count(c, a, C_STARTED, n, "timed waiters started");
+	mps_event_set(&a->go);
+}
+
 static void join_ok(const struct cond_case *c, struct mps_workers *w)
 {
 	cr_assert_eq(mps_workers_join(w, JOIN_WAIT), 0, "%s: a worker failed", case_name(c));
@@ -336,10 +344,14 @@ static int two_waits(struct mps_area *a, int index)
 	return 0;
 }
 
-/* One wait of value[V_TIMEOUT_MS]; records result and elapsed time. */
+/* Once the parent sets go (so that all of them wait at once, however slowly
+ * they started), one wait of value[V_TIMEOUT_MS]; records result and time. */
 static int timed_wait(struct mps_area *a, int index)
 {
 	double t = (double)a->value[V_TIMEOUT_MS] / 1000.0;
+	bump(a, C_STARTED);
+	if (mps_event_wait(&a->go, LONG_WAIT) != 0)
+		return 3;
 	if (lk_acquire(a) != 0)
 		return 1;
 	bump(a, C_READY);
@@ -450,6 +462,8 @@ static void check_eperm(struct mps_area *a, const char *when)
 MPS_FLAVOURS(cond, wait_unheld_eperm)
 ParameterizedTest(enum mps_flavour *f, cond, wait_unheld_eperm, .timeout = 60)
 {
+	/* 4.4: with the Lock and the RLock free, then held by another worker
+	 * (the RLock two levels deep): EPERM at once, nothing changed. */
 	struct mps_area *a = mps_area_create();
 	check_eperm(a, "lock free");
 	cr_assert(!mps_lock_locked(&a->lock) && !mps_rlock_locked(&a->rlock));
@@ -756,6 +770,7 @@ static void notify_not_remembered(const struct cond_case *c, struct mps_area *a)
 	a->value[V_TIMEOUT_MS] = 200;
 	struct mps_workers w;
 	mps_workers_start(&w, c->flavour, a, timed_wait, 1, 0);
+	open_gate(c, a, 1);
 	join_ok(c, &w);
 	cr_assert_eq(a->value[V_RC], ETIMEDOUT, "%s: a notify to nobody was remembered: "
 	             "the later wait returned %lld", case_name(c), (long long)a->value[V_RC]);
@@ -839,9 +854,11 @@ static void all_time_out(const struct cond_case *c, struct mps_area *a, int n_pr
 	struct mps_workers w[2];
 	if (n_thr > 0) {
 		start_mixed(w, c, a, timed_wait, n_proc, n_thr);
+		open_gate(c, a, (uint32_t)n);
 		join_mixed(c, w);
 	} else {
 		mps_workers_start(&w[0], c->flavour, a, timed_wait, n_proc, 0);
+		open_gate(c, a, (uint32_t)n);
 		join_ok(c, &w[0]);
 	}
 	expect_rcs(c, a, n, ETIMEDOUT);
@@ -1103,6 +1120,7 @@ ParameterizedTest(struct cond_case *c, cond, spurious_wakeups_not_success, .time
 	a->value[V_TIMEOUT_MS] = 300;
 	struct mps_workers w[2];
 	start_mixed(w, c, a, timed_wait, 3, 2);
+	open_gate(c, a, 5);
 	await_count(c, a, C_READY, 5, "waits");
 	parent_lock(c, a);
 	cr_assert_eq(mps_cond_notify(&a->cond, 0), 0);

@@ -46,14 +46,14 @@ lock-mut-noprobe  | lock    | -DDEATH -DITER=1 -DMUT_NO_DEAD_PROBE  | ltl:surviv
 EOF
 	[ -f "$models/cond.pml" ] && cat <<'EOF'
 cond              | cond    |                                       | safety         | pass
-cond-timed        | cond    | -DTIMED                               | safety         | pass
+cond-timed        | cond    | -DTIMED -DSPURIOUS=0                  | safety         | pass
 cond-all          | cond    | -DNOTIFY_ALL                          | safety         | pass
 cond-death        | cond    | -DDEATH                               | safety         | pass
 cond-reach-promote| cond    | -DREACH_PROMOTE                       | safety         | fail
 cond-reach-requeue| cond    | -DNOTIFY_ALL -DREACH_REQUEUE          | safety         | fail
 cond-reach-late   | cond    | -DTIMED -DREACH_TIMEOUT_TAKES_CHOICE  | safety         | fail
 cond-mut-extra    | cond    | -DMUT_WAKE_EXTRA                      | safety         | fail
-cond-mut-counter  | cond    | -DMUT_PERMIT_COUNTER                  | safety         | fail
+cond-mut-samebit  | cond    | -DMUT_SAME_BIT                        | safety         | fail
 cond-mut-rejoin   | cond    | -DMUT_JOIN_G1                         | safety         | fail
 cond-mut-leave    | cond    | -DTIMED -DMUT_LEAVE_WITH_CHOICE       | safety         | fail
 cond-mut-nobump   | cond    | -DMUT_NO_SEQ_BUMP                     | safety         | fail
@@ -103,8 +103,8 @@ run_check() {
 	local cflags="$opt -w -DMEMLIM=$mem" panflags="-m2000000"
 	mkdir -p "$dir" && cp "$models/$model.pml" "$dir/"
 	case $mode in
-	safety) cflags="$cflags -DSAFETY -DNOCLAIM" ;;
-	ltl:*) cflags="$cflags -DNFAIR=4"; panflags="$panflags -a -f -N ${mode#ltl:}" ;;
+	safety) cflags="$cflags -DSAFETY -DNOCLAIM -DCOLLAPSE" ;;
+	ltl:*) cflags="$cflags -DNFAIR=4 -DCOLLAPSE"; panflags="$panflags -a -f -N ${mode#ltl:}" ;;
 	esac
 	[ "$expect" = fail ] && panflags="$panflags -c1"
 	local t0=$SECONDS

@@ -3,6 +3,7 @@
 #   tools/run.sh test    every suite: release (Criterion suites, stress, packaging),
 #                        then AddressSanitizer+UBSan, then ThreadSanitizer
 #   tools/run.sh bench   build the release preset and run mpsync-bench --quick
+#                        (results in build/release/bench-out/)
 # Installs missing Debian packages first (apt-get, with sudo when not root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +49,7 @@ run_bench() {
         echo "error: $bench could not be built (is bench/ complete?)" >&2
         return 1
     fi
-    "$bench" --quick
+    "$bench" --quick --out build/release/bench-out   # report.txt, results.csv, plots
 }
 
 case "${1:-}" in

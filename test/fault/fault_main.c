@@ -56,7 +56,8 @@ static void parse(int argc, char **argv, struct options *o)
 {
 	o->rounds = (int)env_long("FAULT_ROUNDS", 200);
 	o->latency = (int)env_long("FAULT_LATENCY_SAMPLES", 40);
-	o->seed = (uint64_t)env_long("FAULT_SEED", (long)time(NULL));
+	const char *seed = getenv("FAULT_SEED");
+	o->seed = seed && *seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL);
 	o->wake = true;
 	o->only = NULL;
 	fault_set_verbose(env_long("FAULT_VERBOSE", 0) != 0);

@@ -72,13 +72,24 @@ static void write_current(void)
 	}
 }
 
-/* On abort (a broken check) or a sanitizer's report: keep the input. */
+/* On abort (a broken check or, under a sanitizer, its report) or a crash:
+ * keep the input, then die of the same signal. */
 static void save_current(int sig)
 {
-	(void)sig;
 	write_current();
-	signal(SIGABRT, SIG_DFL);
-	abort();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Only where nobody (a sanitizer) handles the signal already. */
+static void catch_fatal_signals(void)
+{
+	static const int sigs[] = { SIGABRT, SIGBUS, SIGSEGV, SIGILL, SIGFPE };
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		struct sigaction old;
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+			signal(sigs[i], save_current);
+	}
 }
 
 static void run(const uint8_t *data, size_t size)
@@ -185,7 +196,7 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	int first = parse(argc, argv, &o);
-	signal(SIGABRT, save_current);
+	catch_fatal_signals();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	long files = 0;
 	for (int i = first; i < argc; i++)

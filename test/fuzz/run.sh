@@ -9,6 +9,10 @@
 # New inputs go to <build>/corpus (the seed corpus is only read); a crash
 # leaves crash-* in the build directory: replay it with
 #   <build>/test/fuzz/fuzz_ops crash-...   or   fuzz_replay crash-...
+# clang's UBSan does not check the alignment of volatile accesses (the arch
+# layer's loads are volatile): fuzz_replay built with the asan-ubsan preset
+# (gcc) and cross-built for aarch64 (tools/cross.sh: a misaligned atomic is
+# SIGBUS there) see those.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

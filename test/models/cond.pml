@@ -158,89 +158,37 @@ inline futex_block(timed, r)
 	fi
 }
 
-/* ---- the lock (lib/lock.c, reduced) --------------------------------------- */
+/* ---- the lock (lib/lock.c, reduced to a futex mutex) ----------------------- */
 
+/* One atomic step per round: take a free word (with WAITERS when the caller
+ * has slept, the rule that chains a requeued herd: each taker's release
+ * wakes the next), or rob a dead owner (DEATH; lock.pml verifies how), or
+ * set WAITERS and join the lock word's queue. Merging the CAS that sets
+ * WAITERS with the futex compare drops only interleavings that end in
+ * EAGAIN and a retry. */
 inline lock_acquire_slow(has_slept, res)
 {
 	res = OK;
-	v = L;
 	do
-	:: atomic {                                  /* try_take */
-		ok = !held(v) && L == v;
+	:: atomic {
 		if
-		:: ok -> L = tid | ((has_slept || (v & LW)) -> LW : 0)
-		:: else
+		:: !held(L) -> L = tid | ((has_slept || (L & LW)) -> LW : 0); act = 0
+		:: held(L) && DEATHS && dead[owner(L)] -> L = tid | LW; res = EOWNERDEAD; act = 0
+		:: else -> L = L | LW; q[me] = QLOCK; fb[me] = ANY; act = 1
 		fi
 	   };
 	   if
-	   :: ok -> break
-	   :: else
-	   fi;
-	   atomic {
-		v = L;
-		if
-		:: !held(v) -> act = 0                       /* retry */
-		:: held(v) && DEATHS && dead[owner(v)] -> act = 1   /* rob the dead */
-		:: else -> act = 2
-		fi
-	   };
-	   if
-	   :: act == 1 ->
-		atomic {
-			ok = (L == v);
-			if
-			:: ok -> L = tid | LW; res = EOWNERDEAD
-			:: else
-			fi
-		};
-		if
-		:: ok -> break
-		:: else -> v = L
-		fi
-	   :: act == 2 ->
-		atomic {
-			ok = (L == v);
-			if
-			:: ok -> L = v | LW
-			:: else
-			fi
-		};
-		if
-		:: ok ->
-			atomic {
-				if
-				:: L == (v | LW) -> q[me] = QLOCK; fb[me] = ANY; r = OK
-				:: else -> r = EAGAIN
-				fi
-			};
-			if
-			:: r == OK -> futex_block(false, r)
-			:: else
-			fi;
-			has_slept = true;
-			v = L; r = OK
-		:: else -> v = L
-		fi
-	   :: else
+	   :: act == 0 -> break
+	   :: else -> futex_block(false, r); has_slept = true; r = OK
 	   fi
 	od;
-	v = 0; act = 0; ok = false
+	act = 0
 }
 
 inline lock_acquire(res)
 {
-	atomic {
-		ok = (L == 0);
-		if
-		:: ok -> L = tid
-		:: else
-		fi
-	};
-	if
-	:: ok -> res = OK
-	:: else -> has_slept = false; lock_acquire_slow(has_slept, res)
-	fi;
-	ok = false
+	has_slept = false;
+	lock_acquire_slow(has_slept, res)
 }
 
 inline lock_release()
@@ -315,9 +263,9 @@ inline decide(give_up, verdict)
 /* mps_cond_wait with the lock held; res = 0 or ETIMEDOUT. */
 inline cond_wait(res)
 {
-	atomic { seq0 = seq };
-	atomic {                                      /* join() */
-		unchosen++;
+	atomic {                                      /* seq read, join() */
+		seq0 = seq;                               /* (no notify can come */
+		unchosen++;                               /* between: lock held) */
 		era[me] = nnot;
 #ifdef MUT_JOIN_G1
 		unsig++;
@@ -379,7 +327,11 @@ inline notify(n)
 			:: oc < n && g2n > 0 ->
 				ng = g2id;
 				unsig = g2n; sig = 0; g2n = 0; g2id++;
+#ifdef MUT_WAKE_EXTRA
+				nc = min(n + 1 - oc, unsig);
+#else
 				nc = min(n - oc, unsig);
+#endif
 				unsig = unsig - nc;
 				sig = nc;
 				promotions++
@@ -559,7 +511,9 @@ active proctype monitor()
 }
 
 /* Deliberately broken variants (tools/models.sh requires spin to report each):
- *   MUT_WAKE_EXTRA          notify chooses one more than n
+ *   MUT_WAKE_EXTRA          notify chooses one more than n (waking one more
+ *                           sleeper than chosen is harmless by design: the
+ *                           extra sleeper finds no choice and sleeps again)
  *   MUT_JOIN_G1             waiters join G1 directly (a plain permit count:
  *                           a waiter that waits again takes a choice meant
  *                           for an earlier waiter)

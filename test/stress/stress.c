@@ -74,25 +74,10 @@ void stress_run(int n, void *(*fn)(void *), void *base, size_t size)
 		pthread_join(threads[i], NULL);
 }
 
-unsigned stress_load(const unsigned *counter)
-{
-	return atomic_load((_Atomic unsigned *)counter);
-}
-
-unsigned stress_add(unsigned *counter, unsigned n)
-{
-	return atomic_fetch_add((_Atomic unsigned *)counter, n) + n;
-}
-
-void stress_store(unsigned *counter, unsigned value)
-{
-	atomic_store((_Atomic unsigned *)counter, value);
-}
-
-bool stress_await(const unsigned *counter, unsigned target, double timeout)
+bool stress_await(atomic_uint *counter, unsigned target, double timeout)
 {
 	double end = stress_now() + timeout;
-	while (stress_load(counter) < target) {
+	while (atomic_load(counter) < target) {
 		if (stress_now() > end)
 			return false;
 		stress_sleep(50e-6);

@@ -12,6 +12,7 @@
 #ifndef MPS_STRESS_H
 #define MPS_STRESS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,10 +43,7 @@ uint32_t stress_rand(uint32_t *state);   /* xorshift32; state must not be 0 */
 void stress_run(int n, void *(*fn)(void *), void *base, size_t size);
 
 /* Polls until *counter >= target or timeout; returns whether it got there. */
-bool stress_await(const unsigned *counter, unsigned target, double timeout);
-unsigned stress_load(const unsigned *counter);   /* atomic helpers for plain unsigned */
-unsigned stress_add(unsigned *counter, unsigned n);
-void stress_store(unsigned *counter, unsigned value);
+bool stress_await(atomic_uint *counter, unsigned target, double timeout);
 
 /* True when thread tid is blocked in futex(2) on word (from
  * /proc/self/task/tid/syscall). False when it is not, or when the system

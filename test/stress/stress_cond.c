@@ -31,7 +31,7 @@ struct queue {
 	bool done;
 	uint64_t next_seq[STRESS_MAX_THREADS];   /* per producer: next sequence expected out */
 	atomic_int inside;       /* relaxed: only the lock may order the plain data (TSan checks) */
-	unsigned producers_left;
+	atomic_uint producers_left;
 	double end;
 };
 
@@ -39,9 +39,9 @@ struct exact {
 	mps_lock_t lock;
 	mps_rlock_t rlock;
 	mps_cond_t with_lock, with_rlock;
-	unsigned round;                   /* 0 = stop */
-	unsigned use_rlock, depth, rejoin;   /* this round's setup, published before round */
-	unsigned woken[2];                /* returns from the first and the second wait */
+	atomic_uint round;                /* 0 = stop */
+	atomic_uint use_rlock, depth, rejoin;   /* this round's setup, published before round */
+	atomic_uint woken[2];             /* returns from the first and the second wait */
 };
 
 struct worker {
@@ -164,7 +164,7 @@ static void push_batch(struct worker *w, unsigned k, uint64_t *seq)
 static void finish_producing(void)
 {
 	pid_t self = stress_tid();
-	if (stress_add(&Q.producers_left, (unsigned)-1) != 0)
+	if (atomic_fetch_sub(&Q.producers_left, 1) != 1)
 		return;
 	if (!lock_queue(self))
 		return;
@@ -246,7 +246,7 @@ static void *queue_worker(void *arg)
 static void phase_queue(const struct stress_config *cfg, struct worker *w)
 {
 	int producers = cfg->threads / 3;
-	Q.producers_left = (unsigned)producers;
+	atomic_store(&Q.producers_left, (unsigned)producers);
 	Q.end = stress_now() + cfg->seconds / 2;
 	for (int i = 0; i < cfg->threads; i++)
 		w[i].produces = i < producers;
@@ -328,7 +328,7 @@ static void exact_wait_once(struct hold h, unsigned round, int pass, pid_t self)
 	if (!exact_holds(h, self))
 		stress_violation("round %u: back from wait without the %s at depth %u", round,
 		                 h.rlock ? "rlock" : "lock", h.depth);
-	stress_add(&E.woken[pass], 1);
+	atomic_fetch_add(&E.woken[pass], 1);
 }
 
 static void *exact_waiter(void)
@@ -336,13 +336,13 @@ static void *exact_waiter(void)
 	pid_t self = stress_tid();
 	unsigned seen = 0;
 	for (;;) {
-		while (stress_load(&E.round) == seen)
+		while (atomic_load(&E.round) == seen)
 			stress_sleep(10e-6);
-		seen = stress_load(&E.round);
+		seen = atomic_load(&E.round);
 		if (seen == 0)
 			return NULL;
-		struct hold h = { stress_load(&E.use_rlock) != 0, stress_load(&E.depth) };
-		int passes = stress_load(&E.rejoin) ? 2 : 1;
+		struct hold h = { atomic_load(&E.use_rlock) != 0, atomic_load(&E.depth) };
+		int passes = atomic_load(&E.rejoin) ? 2 : 1;
 		if (exact_lock(h) != 0) {
 			stress_violation("waiter could not take the lock");
 			return NULL;
@@ -371,7 +371,7 @@ static unsigned exact_notify(struct hold h, unsigned n, bool all)
 
 static unsigned returns(void)
 {
-	return stress_load(&E.woken[0]) + stress_load(&E.woken[1]);
+	return atomic_load(&E.woken[0]) + atomic_load(&E.woken[1]);
 }
 
 static bool await_returns(unsigned target)
@@ -389,7 +389,7 @@ static bool await_returns(unsigned target)
  * their first wait, plus the rejoiners not yet back from their second. */
 static unsigned still_waiting(unsigned waiters, bool rejoin)
 {
-	unsigned first = stress_load(&E.woken[0]), second = stress_load(&E.woken[1]);
+	unsigned first = atomic_load(&E.woken[0]), second = atomic_load(&E.woken[1]);
 	return waiters - first + (rejoin ? first - second : 0);
 }
 
@@ -438,12 +438,12 @@ static bool exact_round(struct worker *w, unsigned round, unsigned waiters)
 {
 	struct hold h = { stress_rand(&w->rng) % 2, 1 + stress_rand(&w->rng) % 3 };
 	bool rejoin = stress_rand(&w->rng) % 2;
-	stress_store(&E.woken[0], 0);
-	stress_store(&E.woken[1], 0);
-	stress_store(&E.use_rlock, h.rlock);
-	stress_store(&E.depth, h.depth);
-	stress_store(&E.rejoin, rejoin);
-	stress_store(&E.round, round);
+	atomic_store(&E.woken[0], 0);
+	atomic_store(&E.woken[1], 0);
+	atomic_store(&E.use_rlock, h.rlock);
+	atomic_store(&E.depth, h.depth);
+	atomic_store(&E.rejoin, rejoin);
+	atomic_store(&E.round, round);
 	unsigned total = rejoin ? 2 * waiters : waiters;
 	while (returns() < total) {
 		unsigned waiting = still_waiting(waiters, rejoin);
@@ -459,7 +459,7 @@ static void *exact_coordinator(struct worker *w)
 	while (stress_now() < Q.end && exact_round(w, ++round, waiters)) {
 	}
 	w->batches = round;
-	stress_store(&E.round, 0);
+	atomic_store(&E.round, 0);
 	return NULL;
 }
 

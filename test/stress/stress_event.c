@@ -19,11 +19,11 @@
 
 struct shared {
 	mps_event_t event;
-	unsigned round;          /* blocked: current round, 0 = stop */
-	unsigned returned;       /* blocked: waiters back from wait */
-	unsigned setting;        /* blocked: round whose set() has begun */
-	unsigned must_stop;      /* chaos: threads to leave their loop before the final set */
-	pid_t tids[STRESS_MAX_THREADS];
+	atomic_uint round;        /* blocked: current round, 0 = stop */
+	atomic_uint returned;     /* blocked: waiters back from wait; chaos: threads out of the loop */
+	atomic_uint setting;      /* blocked: round whose set() has begun */
+	unsigned must_stop;       /* chaos: threads to leave their loop before the final set */
+	_Atomic pid_t tids[STRESS_MAX_THREADS];
 	atomic_bool stop;
 	double end;
 };
@@ -41,12 +41,12 @@ static struct shared S;
 static void *blocked_waiter(void *arg)
 {
 	struct worker *w = arg;
-	atomic_store((_Atomic pid_t *)&S.tids[w->index], stress_tid());
+	atomic_store(&S.tids[w->index], stress_tid());
 	unsigned seen = 0;
 	for (;;) {
-		while (stress_load(&S.round) == seen)
+		while (atomic_load(&S.round) == seen)
 			stress_sleep(10e-6);
-		seen = stress_load(&S.round);
+		seen = atomic_load(&S.round);
 		if (seen == 0)
 			return NULL;
 		double started = stress_now();
@@ -54,10 +54,10 @@ static void *blocked_waiter(void *arg)
 		if (r != 0 || stress_overdue(started))
 			stress_violation("round %u: blocked waiter got %s after %.1f s", seen, mps_strerror(r),
 			                 stress_now() - started);
-		else if (stress_load(&S.setting) != seen)
+		else if (atomic_load(&S.setting) != seen)
 			stress_violation("round %u: waiter returned before set()", seen);
 		w->waits++;
-		stress_add(&S.returned, 1);
+		atomic_fetch_add(&S.returned, 1);
 	}
 }
 
@@ -71,7 +71,7 @@ static bool all_blocked(int waiters)
 	if (given_up)
 		return false;
 	for (int i = 0; i < waiters; i++) {
-		pid_t tid = atomic_load((_Atomic pid_t *)&S.tids[i]);
+		pid_t tid = atomic_load(&S.tids[i]);
 		while (!stress_blocked_on(tid, &S.event.word)) {
 			if (!stress_blocked_supported() || stress_now() > give_up) {
 				given_up = true;
@@ -85,7 +85,7 @@ static bool all_blocked(int waiters)
 
 static void set_then_clear(struct worker *w, unsigned round)
 {
-	stress_store(&S.setting, round);
+	atomic_store(&S.setting, round);
 	int times = 1 + (int)(stress_rand(&w->rng) % 2);
 	for (int i = 0; i < times; i++) {
 		mps_event_set(&S.event);
@@ -99,8 +99,8 @@ static void *blocked_coordinator(void *arg)
 	int waiters = w->index;   /* the last thread: index = number of waiters */
 	unsigned round = 0;
 	while (stress_now() < S.end) {
-		unsigned before = stress_load(&S.returned);
-		stress_store(&S.round, ++round);
+		unsigned before = atomic_load(&S.returned);
+		atomic_store(&S.round, ++round);
 		bool confirmed = all_blocked(waiters);
 		set_then_clear(w, round);
 		if (!confirmed) {
@@ -113,7 +113,7 @@ static void *blocked_coordinator(void *arg)
 		}
 		if (!stress_await(&S.returned, before + (unsigned)waiters, stress_hang_timeout())) {
 			stress_violation("round %u: %u of %d blocked waiters returned", round,
-			                 stress_load(&S.returned) - before, waiters);
+			                 atomic_load(&S.returned) - before, waiters);
 			break;
 		}
 		if (mps_event_is_set(&S.event))
@@ -121,7 +121,7 @@ static void *blocked_coordinator(void *arg)
 		w->successes += confirmed;
 	}
 	w->waits = round;
-	stress_store(&S.round, 0);
+	atomic_store(&S.round, 0);
 	return NULL;
 }
 
@@ -134,7 +134,9 @@ static void *blocked_worker(void *arg)
 static void phase_blocked(const struct stress_config *cfg, struct worker *w)
 {
 	mps_event_init(&S.event);
-	S.round = S.returned = S.setting = 0;
+	atomic_store(&S.round, 0);
+	atomic_store(&S.returned, 0);
+	atomic_store(&S.setting, 0);
 	S.end = stress_now() + cfg->seconds / 2;
 	for (int i = 0; i < cfg->threads; i++)
 		w[i].role = WAITER;
@@ -194,11 +196,11 @@ static void chaos_changer(struct worker *w)
 			atomic_store(&S.stop, true);
 	}
 	if (w->index != 0) {
-		stress_add(&S.returned, 1);
+		atomic_fetch_add(&S.returned, 1);
 		return;
 	}
 	double give_up = stress_now() + stress_hang_timeout();
-	while (stress_load(&S.returned) < S.must_stop) {
+	while (atomic_load(&S.returned) < S.must_stop) {
 		mps_event_set(&S.event);
 		if (stress_now() > give_up) {
 			stress_violation("threads did not leave the chaos loop");
@@ -221,7 +223,7 @@ static void *chaos_worker(void *arg)
 		if (stress_rand(&w->rng) % 2)
 			mps_event_clear(&S.event);   /* so that the next waits have to sleep */
 	}
-	stress_add(&S.returned, 1);
+	atomic_fetch_add(&S.returned, 1);
 	if (mps_event_wait(&S.event, stress_hang_timeout()) != 0)
 		stress_violation("final wait after the last set() did not return 0");
 	return NULL;
@@ -231,7 +233,7 @@ static void phase_chaos(const struct stress_config *cfg, struct worker *w)
 {
 	mps_event_init(&S.event);
 	atomic_store(&S.stop, false);
-	S.returned = 0;
+	atomic_store(&S.returned, 0);
 	S.end = stress_now() + cfg->seconds / 4;
 	for (int i = 0; i < cfg->threads; i++) {
 		bool two = cfg->threads >= 6;   /* two setters and two clearers */

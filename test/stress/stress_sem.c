@@ -24,8 +24,8 @@ struct shared {
 	mps_sem_t sem;
 	atomic_uint holders;
 	atomic_uint max_holders;
-	unsigned granted;        /* wakeups: permits taken this run */
-	unsigned round;          /* wakeups: current round, 0 = stop */
+	atomic_uint granted;     /* wakeups: permits taken this run */
+	atomic_uint round;       /* wakeups: current round, 0 = stop */
 	double end;
 };
 
@@ -187,9 +187,9 @@ static void *waiter(void *arg)
 	struct worker *w = arg;
 	unsigned seen = 0;
 	for (;;) {
-		while (stress_load(&S.round) == seen)
+		while (atomic_load(&S.round) == seen)
 			stress_sleep(10e-6);
-		seen = stress_load(&S.round);
+		seen = atomic_load(&S.round);
 		if (seen == 0)
 			return NULL;
 		double started = stress_now();
@@ -202,7 +202,7 @@ static void *waiter(void *arg)
 			                 mps_strerror(r));
 			return NULL;
 		}
-		stress_add(&S.granted, 1);
+		atomic_fetch_add(&S.granted, 1);
 	}
 }
 
@@ -226,19 +226,19 @@ static void *coordinator(void *arg)
 	struct worker *w = arg;
 	unsigned waiters = (unsigned)w->index, rounds = 0;   /* the last thread: index = waiters */
 	while (stress_now() < S.end) {
-		unsigned before = stress_load(&S.granted);
-		stress_store(&S.round, ++rounds);
+		unsigned before = atomic_load(&S.granted);
+		atomic_store(&S.round, ++rounds);
 		hand_out(&w->rng, waiters);
 		if (!stress_await(&S.granted, before + waiters, stress_hang_timeout())) {
 			stress_violation("round %u: %u of %u waiters got a permit", rounds,
-			                 stress_load(&S.granted) - before, waiters);
+			                 atomic_load(&S.granted) - before, waiters);
 			break;
 		}
 		if (mps_sem_value(&S.sem) != 0 || mps_sem_acquire(&S.sem, 0) != ETIMEDOUT)
 			stress_violation("round %u: permits left over", rounds);
 	}
 	w->acquired = rounds;
-	stress_store(&S.round, 0);
+	atomic_store(&S.round, 0);
 	return NULL;
 }
 
@@ -251,15 +251,15 @@ static void *wakeups_worker(void *arg)
 static void phase_wakeups(const struct stress_config *cfg, struct worker *w)
 {
 	mps_sem_init(&S.sem, 0);
-	S.round = 0;
-	S.granted = 0;
+	atomic_store(&S.round, 0);
+	atomic_store(&S.granted, 0);
 	S.end = stress_now() + cfg->seconds / 3;
 	struct worker *coord = &w[cfg->threads - 1];
 	coord->coordinates = true;
 	stress_run(cfg->threads, wakeups_worker, w, sizeof *w);
 	stress_note("wakeups: %ld rounds of %d waiters", coord->acquired, cfg->threads - 1);
 	stress_expect(stress_take_violations() == 0 && coord->acquired > 0,
-	              "release(n) wakes waiters, exact count (%u permits granted)", S.granted);
+	              "release(n) wakes waiters, exact count (%u permits granted)", atomic_load(&S.granted));
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,458 @@
+/* barrier.pml: the Barrier's epochs with outcome history.
+ *
+ * Mirrors lib/barrier.c: mps_barrier_wait_action (the arrival loop, the wait
+ * out of a TRIPPING epoch, the own-epoch loop), sleep_through, trip,
+ * break_epoch, end_epoch, outcome, wake_if_sleepers, end_with
+ * (mps_barrier_abort, mps_barrier_reset); the futex calls of lib/futex.c.
+ * Not modelled: EINTR and withdraw(), spinning (loads only), init.
+ *
+ * Modelling (sequential consistency; each CAS loop is one atomic step, the
+ * one where its CAS succeeds or its early return reads):
+ *   the state     one int with barrier.c's layout scaled down: epoch bits
+ *                 0..3 (the futex word), count 4..6, BROKEN 7, TRIPPING 8,
+ *                 SLEEPERS 9, history 10..22 (13 outcomes, as in barrier.c);
+ *                 no run ends 15 epochs, so the epoch never wraps
+ *   futex_wait    atomically: if epoch == mine, join the queue, else EAGAIN;
+ *                 then block until woken, or with TIMED time out at any
+ *                 moment; once the deadline has passed every later wait
+ *                 times out at once (one deadline for the whole call)
+ *   futex_wake    FUTEX_WAKE(INT_MAX): atomically empties the queue
+ *   the action    ACTION_FAILS: the last arriver's action may fail
+ *
+ * Scenario: parties = 2; waiter 0 waits twice, waiters 1 and 2 once (four
+ * arrivals: two full passes when nothing breaks).
+ *   default       untimed waits, nothing breaks; with ACTION_FAILS
+ *   TIMED         every wait may time out at any moment
+ *   CONTROL       a controller calls abort() and/or reset() at any moments
+ *   DEATH         waiter 1 may die at any step, the controller aborts once;
+ *                 the others must all return
+ *
+ * Checks (ghost bookkeeping per epoch: members, count, outcome, breaker):
+ *   passes        an epoch trips only with exactly `parties` members, each
+ *                 counted once, with distinct indexes 0..parties-1; the
+ *                 state's count always equals the members counted
+ *   never counted in the next pass: a waiter's result is its own epoch's
+ *                 outcome: 0 only if that epoch tripped ok, MPS_EBROKEN only
+ *                 if it ended broken, ETIMEDOUT only if this waiter broke it
+ *                 (however late it reads it: REACH_LATE_OUTCOME must FAIL,
+ *                 so reads after later epochs ended are explored)
+ *   who may break a pass: a timeout breaks only an epoch the waiter is a
+ *                 member of; abort/reset and a failed action break any
+ *   BROKEN        only ever with count 0 and no TRIPPING
+ *   no lost wake-up  when no process can move (spin's timeout), every
+ *                 sleeper sleeps on the current epoch, and the epoch is
+ *                 genuinely incomplete (a waiter left alone may sleep
+ *                 forever: that sleep is a valid end state)
+ *   DEATH         abort() never blocks, and after it every live waiter
+ *                 returns (no valid sleep is left: all live waiters finish)
+ *   MUT_*         broken protocols that must FAIL (end of file)
+ */
+
+#define NW 3
+#define PARTIES 2
+
+#define EPOCH_MASK 15
+#define COUNT_SHIFT 4
+#define COUNT_ONE 16
+#define BROKEN 128
+#define TRIPPING 256
+#define SLEEPERS 512
+#define HIST_SHIFT 10
+#define HIST_BITS 13
+#define HIST_MASK 8191
+
+#define epoch_of(st) ((st) & EPOCH_MASK)
+#define count_of(st) (((st) >> COUNT_SHIFT) & 7)
+
+#define OK        0
+#define ETIMEDOUT 1
+#define EAGAIN    2
+#define EBROKEN   3
+#define ACTFAIL   4
+
+/* ghost outcomes */
+#define PENDING 0
+#define WENT_OK 1
+#define WENT_BROKEN 2
+
+#ifdef TIMED
+#define TIMEOUTS 1
+#else
+#define TIMEOUTS 0
+#endif
+#ifdef DEATH
+#define VICTIM 1
+#else
+#define VICTIM 99
+#endif
+#ifdef PROPOSED_FIX
+#define FIX 1
+#else
+#define FIX 0
+#endif
+/* The deadline applies to this sleep (with the fix: not to a trip's). */
+#define DEADLINE_APPLIES (!(FIX && phase == 1))
+
+int S;                            /* the state word */
+bool sleeping[NW];
+byte sleep_epoch[NW];
+bool killed;
+byte finished;
+
+/* ghost, per epoch */
+byte g_members[16], g_count[16], g_indexes[16], g_out[16], g_breaker[16];
+byte late_reads;
+
+#define INVARIANT(st) assert(!((st) & BROKEN) || (count_of(st) == 0 && !((st) & TRIPPING)))
+
+inline futex_wake_all()
+{
+	atomic { sleeping[0] = false; sleeping[1] = false; sleeping[2] = false }
+}
+
+/* The next epoch, with this one's outcome pushed into the history. */
+#ifdef MUT_NO_HISTORY
+#define end_epoch(st, broken) ((epoch_of(st) + 1) & EPOCH_MASK)
+#else
+#define end_epoch(st, broken) \
+	(((epoch_of(st) + 1) & EPOCH_MASK) | \
+	 (((((st) >> HIST_SHIFT) << 1) | (broken)) & HIST_MASK) << HIST_SHIFT)
+#endif
+
+/* Ghost: epoch e ends with outcome o (called in the ending atomic step). */
+inline ghost_end(e, o, breaker)
+{
+	assert(g_out[e] == PENDING);
+	assert(e < 14);                 /* the epoch never wraps in the model */
+	g_out[e] = o;
+	g_breaker[e] = breaker
+}
+
+/* outcome(): for a waiter of epoch mine once the epoch has moved on. */
+inline outcome(st, res)
+{
+	age = (epoch_of(st) - mine) & EPOCH_MASK;
+	late_reads = late_reads + (age >= 2);
+	if
+	:: age > HIST_BITS -> res = EBROKEN
+	:: else -> res = (((st >> (HIST_SHIFT + age - 1)) & 1) -> EBROKEN : OK)
+	fi
+}
+
+/* break_epoch(b, e): ends epoch e broken if it is still current. */
+inline break_epoch(e, broke)
+{
+	atomic {
+		st = S;
+		broke = (epoch_of(st) == e);
+		if
+		:: broke ->
+			/* A timeout may only break a pass the waiter is in. */
+			assert(g_members[e] & (1 << me));
+			S = end_epoch(st, 1) | BROKEN;
+			ghost_end(e, WENT_BROKEN, me + 1);
+			INVARIANT(S)
+		:: else
+		fi
+	};
+	if
+	:: broke && (st & SLEEPERS) -> futex_wake_all()
+	:: else
+	fi
+}
+
+/* sleep_through(b, e): sleeps until epoch e ends, or the deadline. Sets st
+ * to the state it returns and r to ETIMEDOUT when it gave up with epoch e
+ * still current. Expanded once per proctype: its sleep is a valid end state
+ * (a waiter left alone at the barrier may wait forever). */
+inline sleep_through(e)
+{
+	r = OK;
+	do
+	:: atomic {
+		st = S;
+		if
+		:: epoch_of(st) != e -> act = 0                  /* return st */
+		:: else ->
+#ifndef MUT_NO_WAKE
+			S = S | SLEEPERS;
+#endif
+			act = 1
+		fi
+	   };
+	   if
+	   :: act == 0 -> break
+	   :: else
+	   fi;
+	   atomic {
+		if
+		:: expired && DEADLINE_APPLIES -> r = ETIMEDOUT
+		:: else ->
+			if
+			:: epoch_of(S) == e -> sleeping[me] = true; sleep_epoch[me] = e; r = OK
+			:: else -> r = EAGAIN
+			fi
+		fi
+	   };
+	   if
+	   :: r == OK ->
+end_sleep:	if
+		:: atomic { !sleeping[me] -> skip }
+		:: atomic { TIMEOUTS && DEADLINE_APPLIES && sleeping[me] ->
+			sleeping[me] = false; r = ETIMEDOUT; expired = true }
+		fi
+	   :: else
+	   fi;
+	   if
+	   :: r == ETIMEDOUT ->
+		atomic {
+			st = S;
+			if
+			:: epoch_of(st) != e -> r = OK
+			:: else
+			fi
+		};
+		break
+	   :: else
+	   fi
+	od;
+	act = 0
+}
+
+/* trip(): the last arriver runs the action, then ends its epoch. */
+inline trip(res)
+{
+	if
+	:: result = OK
+#ifdef ACTION_FAILS
+	:: result = ACTFAIL
+#endif
+	fi;
+	atomic {
+		st = S;
+		if
+		:: epoch_of(st) != mine -> res = EBROKEN          /* aborted or reset meanwhile */
+		:: else ->
+			assert(g_count[mine] == PARTIES);
+			S = end_epoch(st, result != OK) | ((result != OK) -> BROKEN : 0);
+			ghost_end(mine, ((result == OK) -> WENT_OK : WENT_BROKEN), 0);
+			INVARIANT(S);
+			res = result
+		fi
+	};
+	if
+	:: res != EBROKEN && (st & SLEEPERS) -> futex_wake_all()
+	:: else
+	fi;
+	result = 0
+}
+
+/* mps_barrier_wait_action: res as the C function returns it. */
+inline barrier_wait(res)
+{
+	phase = 0;               /* 0 arriving, 1 waiting out a trip, 2 in my epoch, 3 done */
+	expired = false;
+	do
+	:: phase == 0 ->
+		atomic {
+			st = S;
+			if
+			:: st & BROKEN -> res = EBROKEN; phase = 3
+#ifndef MUT_NO_TRIPPING
+			:: !(st & BROKEN) && (st & TRIPPING) -> target = epoch_of(st); phase = 1
+#endif
+			:: else ->
+				mine = epoch_of(st);
+				index = count_of(st);
+				S = st + COUNT_ONE;
+				if
+				:: index + 1 == PARTIES -> S = S | TRIPPING
+				:: else
+				fi;
+				/* ghost: a new member of epoch mine */
+				assert(!(g_members[mine] & (1 << me)));
+				assert(!(g_indexes[mine] & (1 << index)));
+				g_members[mine] = g_members[mine] | (1 << me);
+				g_indexes[mine] = g_indexes[mine] | (1 << index);
+				g_count[mine]++;
+				assert(count_of(S) == g_count[mine] && g_count[mine] <= PARTIES);
+				assert(g_out[mine] == PENDING);
+				INVARIANT(S);
+				phase = ((index + 1 == PARTIES) -> 4 : 2)
+			fi
+		}
+	:: phase == 4 -> trip(res); phase = 3
+	:: phase == 1 || phase == 2 ->
+		if
+		:: phase == 2 -> target = mine
+		:: else
+		fi;
+		sleep_through(target);
+		if
+		:: phase == 1 ->
+			if
+			:: r == ETIMEDOUT ->
+				break_epoch(target, broke);
+				if
+				:: broke -> res = ETIMEDOUT; phase = 3
+				:: else
+				fi
+			:: else
+#ifdef PROPOSED_FIX
+				/* the trip was waited out whatever the deadline;
+				 * it may have passed meanwhile: then the arrival
+				 * in the next pass breaks that pass (its own) */
+				if
+				:: TIMEOUTS -> expired = true
+				:: true
+				fi
+#endif
+			fi;
+			if
+			:: phase == 1 -> phase = 0
+			:: else
+			fi
+		:: else ->
+			if
+			:: epoch_of(st) != mine -> outcome(st, res); phase = 3
+			:: else ->
+				assert(r == ETIMEDOUT);
+				break_epoch(mine, broke);
+				if
+				:: broke -> res = ETIMEDOUT; phase = 3
+				:: else
+				fi
+			fi
+		fi;
+		r = OK; broke = false
+	:: phase == 3 -> break
+	od;
+	/* ghost: the result is this waiter's own epoch's outcome */
+	if
+	:: index != 255 ->
+		if
+		:: res == OK -> assert(g_out[mine] == WENT_OK)
+		:: res == EBROKEN -> assert(g_out[mine] == WENT_BROKEN)
+		:: res == ETIMEDOUT -> assert(g_out[mine] == WENT_BROKEN && g_breaker[mine] == me + 1)
+		:: res == ACTFAIL -> assert(g_out[mine] == WENT_BROKEN && g_breaker[mine] == 0)
+		fi
+	:: else -> assert(res == EBROKEN || res == ETIMEDOUT)   /* never arrived */
+	fi;
+	phase = 0; st = 0; target = 0; mine = 0; index = 255; age = 0; expired = false
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+active [NW] proctype waiter()
+{
+	int st;
+	byte me = _pid, mine, index = 255, target, phase, r, res, result, act, age, n;
+	bool broke, expired;
+
+	n = ((me == 0) -> 2 : 1);
+	{
+		do
+		:: n > 0 -> barrier_wait(res); n--
+		:: else -> break
+		od
+	} unless {
+		me == VICTIM && killed -> atomic { sleeping[me] = false }
+	};
+	finished++
+}
+
+/* end_with(): abort (set_broken) or reset. */
+inline end_with(set_broken)
+{
+	atomic {
+		st = S;
+		nxt = st;
+		if
+		:: set_broken && (st & BROKEN) -> skip
+		:: else ->
+			occupied = (count_of(st) > 0 || (st & TRIPPING));
+			if
+			:: occupied ->
+				S = end_epoch(st, 1);
+				ghost_end(epoch_of(st), WENT_BROKEN, 0)
+			:: else -> S = st & ~(BROKEN | SLEEPERS)
+			fi;
+			if
+			:: set_broken -> S = S | BROKEN
+			:: else
+			fi;
+			nxt = S;
+			INVARIANT(S)
+		fi
+	};
+	if
+	:: epoch_of(nxt) != epoch_of(st) && (st & SLEEPERS) -> futex_wake_all()
+	:: else
+	fi;
+	st = 0; nxt = 0; occupied = false
+}
+
+#if defined(CONTROL) || defined(DEATH)
+active proctype controller()
+{
+	int st, nxt;
+	bool occupied;
+#ifdef DEATH
+	end_with(true);
+#else
+	if
+	:: end_with(true)
+	:: end_with(false)
+	fi;
+	if
+	:: end_with(true)
+	:: end_with(false)
+	:: skip
+	fi;
+#endif
+	finished++
+}
+#define NCONTROL 1
+#else
+#define NCONTROL 0
+#endif
+
+#ifdef DEATH
+active proctype killer()
+{
+	killed = true
+}
+#endif
+
+/* When nothing can move: each sleeper sleeps on the current epoch, which is
+ * incomplete; with DEATH nobody may be left asleep at all. */
+active proctype monitor()
+{
+end:	do
+	:: timeout ->
+		assert(!sleeping[0] || sleep_epoch[0] == epoch_of(S));
+		assert(!sleeping[1] || sleep_epoch[1] == epoch_of(S));
+		assert(!sleeping[2] || sleep_epoch[2] == epoch_of(S));
+		assert(count_of(S) < PARTIES && !(S & TRIPPING));
+#ifdef DEATH
+		assert(!sleeping[0] && !sleeping[2]);
+#endif
+		break
+	:: finished == NW + NCONTROL ->
+		assert(!sleeping[0] && !sleeping[1] && !sleeping[2]);
+#ifdef REACH_LATE_OUTCOME
+		assert(late_reads == 0);
+#endif
+		break
+	od
+}
+
+/* Deliberately broken variants (tools/models.sh requires spin to report each):
+ *   MUT_NO_TRIPPING  an arrival during the action is counted: the epoch's
+ *                    count restarts instead of waiting for the next epoch
+ *   MUT_NO_HISTORY   end_epoch keeps no history (a late reader gets a wrong
+ *                    outcome)
+ *   MUT_NO_WAKE      sleepers never set SLEEPERS, so nobody wakes them
+ * PROPOSED_FIX: the change to barrier.c proposed for the TIMED failure (see
+ * tools/models.sh): a timeout while waiting out another pass's trip does not
+ * break that pass. */
