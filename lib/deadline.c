@@ -2,8 +2,9 @@
 
 #define NS_PER_S 1000000000LL
 
-/* Beyond this a wait is as good as forever, and tv_sec arithmetic is safe. */
-#define MAX_TIMEOUT_S 1e15
+/* Beyond this (31 years) a wait is as good as forever, and deadlines in
+ * nanoseconds stay far from the int64_t limit (9.2e18). */
+#define MAX_TIMEOUT_S 1e9
 
 int64_t mps_monotonic_ns(void)
 {

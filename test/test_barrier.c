@@ -21,24 +21,6 @@
 
 /* --- helpers ------------------------------------------------------------ */
 
-/* The area of the running test; removed after it even when an assertion
- * ends the test early (Criterion runs .fini then), so that a failing test
- * leaves no shm segment behind for a later process with the same pid. */
-static struct mps_area *current_area;
-
-static struct mps_area *area_new(void)
-{
-	current_area = mps_area_create();
-	return current_area;
-}
-
-static void area_cleanup(void)
-{
-	if (current_area)
-		mps_area_destroy(current_area);
-	current_area = NULL;
-}
-
 static bool await_waiting(const mps_barrier_t *b, unsigned n, double timeout)
 {
 	double end = mps_now() + timeout;
@@ -169,10 +151,9 @@ static int never_run_action(void *arg)
 }
 
 MPS_FLAVOURS(barrier, nan_timeout_leaves_bytes_unchanged)
-ParameterizedTest(enum mps_flavour *f, barrier, nan_timeout_leaves_bytes_unchanged,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, nan_timeout_leaves_bytes_unchanged, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, 2, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		struct mps_workers w;
@@ -195,6 +176,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, nan_timeout_leaves_bytes_unchang
 		cr_assert_eq(a->value[8], 0, "the partner arrived first");
 		assert_quiet(&a->barrier, "nan");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.2, 7.3, 7.17: lock-step, 10 passes ------------------------------- */
@@ -221,10 +203,9 @@ static int lock_step_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, lock_step_passes)
-ParameterizedTest(enum mps_flavour *f, barrier, lock_step_passes,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, lock_step_passes, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, STEP_PARTIES, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -233,6 +214,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, lock_step_passes,
 		cr_assert_eq(mps_barrier_parties(&a->barrier), STEP_PARTIES);
 		assert_quiet(&a->barrier, "lock step");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.3: more workers than parties ------------------------------------ */
@@ -272,10 +254,9 @@ static int many_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, more_workers_than_parties)
-ParameterizedTest(enum mps_flavour *f, barrier, more_workers_than_parties,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, more_workers_than_parties, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, MANY_PARTIES, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -288,6 +269,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, more_workers_than_parties,
 		cr_assert_eq(mps_barrier_reset(&a->barrier), 0);
 		assert_quiet(&a->barrier, "more workers than parties");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.4, 7.3: strict generations, 5 workers x 1000 passes -------------- */
@@ -317,10 +299,9 @@ static int generations_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, thousand_passes_strict_generations)
-ParameterizedTest(enum mps_flavour *f, barrier, thousand_passes_strict_generations,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, thousand_passes_strict_generations, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, GEN_WORKERS, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -329,6 +310,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, thousand_passes_strict_generatio
 			cr_assert_eq(a->value[j], GEN_PASSES);
 		assert_quiet(&a->barrier, "generations");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.5: the index is the arrival order -------------------------------- */
@@ -350,10 +332,9 @@ static int arrival_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, index_is_arrival_order)
-ParameterizedTest(enum mps_flavour *f, barrier, index_is_arrival_order,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, index_is_arrival_order, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, ORDER_PARTIES, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -365,6 +346,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, index_is_arrival_order,
 				             (long long)a->value[pass * 8 + i]);
 		assert_quiet(&a->barrier, "arrival order");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.6: the action runs once, by the last arriver, before any return --- */
@@ -406,9 +388,9 @@ static int action_role(struct mps_area *a, int index)
 
 MPS_FLAVOURS(barrier, action_runs_once_by_last_before_release)
 ParameterizedTest(enum mps_flavour *f, barrier, action_runs_once_by_last_before_release,
-                  .timeout = 60, .fini = area_cleanup)
+                  .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, ACTION_PARTIES, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -424,6 +406,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, action_runs_once_by_last_before_
 		}
 		assert_quiet(&a->barrier, "action");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.7: a failing action breaks the barrier --------------------------- */
@@ -470,10 +453,9 @@ static void check_failed_action(struct mps_area *a)
 }
 
 MPS_FLAVOURS(barrier, failing_action_breaks_barrier)
-ParameterizedTest(enum mps_flavour *f, barrier, failing_action_breaks_barrier,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, failing_action_breaks_barrier, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, ACTION_PARTIES, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -490,6 +472,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, failing_action_breaks_barrier,
 			cr_assert_eq(a->value[32 + i], 0);
 		assert_quiet(&a->barrier, "action after reset");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.8: abort ---------------------------------------------------------- */
@@ -520,10 +503,9 @@ static int abort_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, abort_breaks_waiters_until_reset)
-ParameterizedTest(enum mps_flavour *f, barrier, abort_breaks_waiters_until_reset,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, abort_breaks_waiters_until_reset, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, ABORT_PARTIES, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -541,6 +523,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, abort_breaks_waiters_until_reset
 		assert_quiet(&a->barrier, "abort then reset");
 		/* round 2 starts with a full pass: reset made it usable */
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.9: reset with N-1 waiting ---------------------------------------- */
@@ -568,10 +551,9 @@ static int reset_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, reset_breaks_waiters_then_usable)
-ParameterizedTest(enum mps_flavour *f, barrier, reset_breaks_waiters_then_usable,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, reset_breaks_waiters_then_usable, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, RESET_PARTIES, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -580,6 +562,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, reset_breaks_waiters_then_usable
 		assert_released_after(a, waiters, 3, a->elapsed[40], "reset");
 		assert_quiet(&a->barrier, "reset");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.10: abort, then reset after everyone left (LT test_abort_and_reset) */
@@ -612,10 +595,9 @@ static int abort_and_reset_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, abort_then_reset_usable)
-ParameterizedTest(enum mps_flavour *f, barrier, abort_then_reset_usable,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, abort_then_reset_usable, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, RESET_PARTIES, MPS_FOREVER), 0);
 	cr_assert_eq(mps_barrier_init(&a->barrier2, RESET_PARTIES, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
@@ -625,6 +607,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, abort_then_reset_usable,
 		assert_quiet(&a->barrier, "abort and reset");
 		assert_quiet(&a->barrier2, "abort and reset (second barrier)");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.11: a timeout breaks the barrier for everyone -------------------- */
@@ -654,10 +637,9 @@ static int timeout_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, timeout_breaks_for_everyone)
-ParameterizedTest(enum mps_flavour *f, barrier, timeout_breaks_for_everyone,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, timeout_breaks_for_everyone, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, 3, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -675,6 +657,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, timeout_breaks_for_everyone,
 		cr_assert_eq(mps_barrier_reset(&a->barrier), 0);
 		assert_quiet(&a->barrier, "timeout then reset");
 	}
+	mps_area_destroy(a);
 }
 
 /* All waiters share one timeout: exactly one of them reports ETIMEDOUT. */
@@ -687,10 +670,9 @@ static int same_timeout_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, timeout_exactly_one_etimedout)
-ParameterizedTest(enum mps_flavour *f, barrier, timeout_exactly_one_etimedout,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, timeout_exactly_one_etimedout, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, 4, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -710,6 +692,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, timeout_exactly_one_etimedout,
 		cr_assert(mps_barrier_broken(&a->barrier));
 		cr_assert_eq(mps_barrier_reset(&a->barrier), 0);
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.12: the default timeout given at init ---------------------------- */
@@ -731,10 +714,9 @@ static int default_timeout_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, default_timeout_from_init)
-ParameterizedTest(enum mps_flavour *f, barrier, default_timeout_from_init,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, default_timeout_from_init, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, 3, DEFAULT_T), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -758,6 +740,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, default_timeout_from_init,
 		cr_assert_eq(mps_barrier_reset(&a->barrier), 0);
 		cr_assert_eq(mps_barrier_timeout(&a->barrier), DEFAULT_T, "reset changed the default");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.13: zero and negative timeouts; 1.8 the completing arrival ------- */
@@ -799,10 +782,9 @@ static int completing_poll_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, zero_and_negative_timeout)
-ParameterizedTest(enum mps_flavour *f, barrier, zero_and_negative_timeout,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, zero_and_negative_timeout, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, 2, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -815,6 +797,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, zero_and_negative_timeout,
 		run_workers(*f, a, completing_poll_role, 2, "completing poll");
 		assert_quiet(&a->barrier, "completing poll");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.14: Barrier(1) passes at once, repeatedly ------------------------ */
@@ -842,10 +825,9 @@ static int single_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, single_party_passes_at_once)
-ParameterizedTest(enum mps_flavour *f, barrier, single_party_passes_at_once,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, single_party_passes_at_once, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, 1, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -854,6 +836,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, single_party_passes_at_once,
 		cr_assert_eq(a->value[0], 50, "the action ran %lld times", (long long)a->value[0]);
 		assert_quiet(&a->barrier, "single party");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- 7.15, 7.17: n_waiting; parties and reset from another process ------ */
@@ -886,10 +869,9 @@ static void admit_one_by_one(struct mps_area *a)
 }
 
 MPS_FLAVOURS(barrier, n_waiting_counts_blocked_parties)
-ParameterizedTest(enum mps_flavour *f, barrier, n_waiting_counts_blocked_parties,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, n_waiting_counts_blocked_parties, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, NW_PARTIES, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		struct mps_workers w;
@@ -914,6 +896,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, n_waiting_counts_blocked_parties
 		cr_assert(mps_barrier_broken(&a->barrier));
 		cr_assert_eq(mps_barrier_reset(&a->barrier), 0);
 	}
+	mps_area_destroy(a);
 }
 
 /* 7.17: a worker (another process, another address when spawned) reads the
@@ -931,16 +914,16 @@ static int remote_reset_role(struct mps_area *a, int index)
 }
 
 MPS_FLAVOURS(barrier, remote_parties_and_reset)
-ParameterizedTest(enum mps_flavour *f, barrier, remote_parties_and_reset,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, remote_parties_and_reset, .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, 5, 1.5), 0);
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(mps_barrier_abort(&a->barrier), 0);
 		run_workers(*f, a, remote_reset_role, 1, "remote reset");
 		assert_quiet(&a->barrier, "remote reset");
 	}
+	mps_area_destroy(a);
 }
 
 /* --- a waiter that reads its outcome late still gets its own pass -------- */
@@ -1023,7 +1006,7 @@ static void many_later_passes(mps_barrier_t *b)
 
 static void check_late_reader(enum mps_flavour f, void (*later)(mps_barrier_t *b))
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	mps_barrier_t *b = &a->barrier;
 	cr_assert_eq(mps_barrier_init(b, 2, MPS_FOREVER), 0);
 	struct mps_workers w;
@@ -1040,11 +1023,11 @@ static void check_late_reader(enum mps_flavour f, void (*later)(mps_barrier_t *b
 		cr_assert_eq(mps_barrier_reset(b), 0);
 	}
 	join_all(&w, "late reader");
+	mps_area_destroy(a);
 }
 
 MPS_FLAVOURS(barrier, late_reader_keeps_own_outcome)
-ParameterizedTest(enum mps_flavour *f, barrier, late_reader_keeps_own_outcome,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, late_reader_keeps_own_outcome, .timeout = 60)
 {
 	check_late_reader(*f, abort_reset_timeout);
 }
@@ -1054,8 +1037,7 @@ ParameterizedTest(enum mps_flavour *f, barrier, late_reader_keeps_own_outcome,
  * SPEC §3: a barrier is broken only by abort, reset, a timeout or a failing
  * action. */
 MPS_FLAVOURS(barrier, late_reader_after_many_passes)
-ParameterizedTest(enum mps_flavour *f, barrier, late_reader_after_many_passes,
-                  .timeout = 60, .fini = area_cleanup)
+ParameterizedTest(enum mps_flavour *f, barrier, late_reader_after_many_passes, .timeout = 60)
 {
 	check_late_reader(*f, many_later_passes);
 }
@@ -1091,9 +1073,9 @@ static int outsider_role(struct mps_area *a, int index)
 
 MPS_FLAVOURS(barrier, outsider_timeout_spares_tripping_pass)
 ParameterizedTest(enum mps_flavour *f, barrier, outsider_timeout_spares_tripping_pass,
-                  .timeout = 60, .fini = area_cleanup)
+                  .timeout = 60)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	cr_assert_eq(mps_barrier_init(&a->barrier, 2, MPS_FOREVER), 0);
 	for (int round = 0; round < 2; round++) {
 		clear_scratch(a);
@@ -1104,4 +1086,5 @@ ParameterizedTest(enum mps_flavour *f, barrier, outsider_timeout_spares_tripping
 		          "the outsider got %lld", (long long)a->value[2]);
 		cr_assert_eq(mps_barrier_reset(&a->barrier), 0);
 	}
+	mps_area_destroy(a);
 }

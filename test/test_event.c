@@ -11,12 +11,10 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,12 +33,6 @@ enum {
 
 /* --- helpers --- */
 
-static double quick(void)
-{
-	double s = mps_slack();
-	return s > 0.25 ? s : 0.05;
-}
-
 static uint32_t count(struct mps_area *a, int c)
 {
 	return mps_count_get(&a->counter[c]);
@@ -51,34 +43,13 @@ static void announce(struct mps_area *a, int index)
 	__atomic_store_n(&a->value[TID_BASE + index], (int64_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
 }
 
-static char task_state(int64_t tid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%lld/stat", (long long)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return '?';
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : '?';
-}
-
-static bool worker_done(struct mps_area *a, int index)
-{
-	return __atomic_load_n(&a->result[index], __ATOMIC_SEQ_CST) != -1;
-}
-
 static bool all_blocked(struct mps_area *a, const struct mps_workers *w)
 {
 	for (int i = w->first_index; i < w->first_index + w->n; i++) {
-		if (worker_done(a, i))
+		if (mps_worker_done(a, i))
 			return false;   /* here every worker must still be waiting */
 		int64_t tid = __atomic_load_n(&a->value[TID_BASE + i], __ATOMIC_SEQ_CST);
-		if (tid <= 0 || task_state(tid) != 'S')
+		if (tid <= 0 || mps_task_state((pid_t)tid) != 'S')
 			return false;
 	}
 	return true;
@@ -89,7 +60,8 @@ static void await_blocked(struct mps_area *a, const struct mps_workers *w, const
 	double end = mps_now() + SETTLE_S;
 	while (!all_blocked(a, w)) {
 		for (int i = w->first_index; i < w->first_index + w->n; i++)
-			cr_assert(!worker_done(a, i), "%s (%s): worker %d returned (%d) before it was released",
+			cr_assert(!mps_worker_done(a, i),
+			          "%s (%s): worker %d returned (%d) before it was released",
 			          what, mps_flavour_name(w->flavour), i, (int)a->result[i]);
 		cr_assert(mps_now() < end, "%s (%s): waiters never all blocked", what,
 		          mps_flavour_name(w->flavour));
@@ -123,12 +95,6 @@ static void join_ok(struct mps_workers *w, const char *what)
 	}
 }
 
-static void reset_counters(struct mps_area *a)
-{
-	for (int i = 0; i < 16; i++)
-		__atomic_store_n(&a->counter[i], 0, __ATOMIC_SEQ_CST);
-}
-
 /* Parent: every worker's first wait returned (a->elapsed[i], an absolute
  * time) soon after the set() at t_set: woken, not timed out. */
 static void woke_promptly(struct mps_area *a, const struct mps_workers *w, double t_set, const char *what)
@@ -142,34 +108,6 @@ static void woke_promptly(struct mps_area *a, const struct mps_workers *w, doubl
 #define SNAP(e) mps_event_t snap_; memcpy(&snap_, (e), sizeof snap_)
 #define UNCHANGED(e, what) \
 	cr_assert(memcmp(&snap_, (e), sizeof snap_) == 0, "%s changed the event's bytes", what)
-
-/* The area's lifecycle. harness.c names the segment "/mps-test-<pid>-<serial>"
- * and creates it O_EXCL; a segment leaked by a crashed or failed run of an
- * earlier process with the same pid would make creation fail, so the stale
- * name is removed first (it holds our own live pid: nobody else can own it).
- * The suite's .fini unlinks the name after a failed test too; it does not
- * unmap, since a straggling worker thread may still touch the area. */
-static void area_name(char *buf, size_t size)
-{
-	snprintf(buf, size, "/mps-test-%d-0", (int)getpid());
-}
-
-static struct mps_area *area_new(void)
-{
-	char name[64];
-	area_name(name, sizeof name);
-	shm_unlink(name);
-	return mps_area_create();
-}
-
-static void area_fini(void)
-{
-	char name[64];
-	area_name(name, sizeof name);
-	shm_unlink(name);
-}
-
-TestSuite(event, .fini = area_fini);
 
 /* ======================= single-thread behaviour ======================= */
 
@@ -214,7 +152,7 @@ Test(event, timeouts)
 		for (unsigned i = 0; i < sizeof polls / sizeof polls[0]; i++) {
 			double t0 = mps_now();
 			cr_assert_eq(mps_event_wait(&e, polls[i]), ETIMEDOUT, "unset: wait(%g)", polls[i]);
-			cr_assert_lt(mps_now() - t0, quick(), "unset: wait(%g) blocked", polls[i]);
+			cr_assert_lt(mps_now() - t0, mps_quick(), "unset: wait(%g) blocked", polls[i]);
 		}
 		double t0 = mps_now();
 		cr_assert_eq(mps_event_wait(&e, 0.1), ETIMEDOUT);
@@ -226,7 +164,7 @@ Test(event, timeouts)
 		t0 = mps_now();
 		for (unsigned i = 0; i < sizeof longs / sizeof longs[0]; i++)
 			cr_assert_eq(mps_event_wait(&e, longs[i]), 0, "set: wait(%g)", longs[i]);
-		cr_assert_lt(mps_now() - t0, quick());
+		cr_assert_lt(mps_now() - t0, mps_quick());
 		cr_assert(mps_event_is_set(&e));   /* waiting does not consume the flag */
 		mps_event_clear(&e);
 	}
@@ -245,7 +183,7 @@ Test(event, nan_timeout)
 			SNAP(&e);
 			double t0 = mps_now();
 			cr_assert_eq(mps_event_wait(&e, k ? -NAN : NAN), EINVAL, "round %d", round);
-			cr_assert_lt(mps_now() - t0, quick());
+			cr_assert_lt(mps_now() - t0, mps_quick());
 			UNCHANGED(&e, "wait(NaN)");
 		}
 		cr_assert_eq(mps_event_is_set(&e), round == 1 || round == 3);
@@ -318,7 +256,7 @@ static int role_unset_timeouts(struct mps_area *a, int index)
 		a->value[index] = r;
 		if (r != ETIMEDOUT)
 			return 10 + i;
-		if (mps_now() - t0 >= quick())
+		if (mps_now() - t0 >= mps_quick())
 			return 20 + i;
 	}
 	announce(a, index);
@@ -342,7 +280,7 @@ static int role_set_timeouts(struct mps_area *a, int index)
 		a->value[index] = r;
 		if (r != 0)
 			return 10 + i;
-		if (mps_now() - t0 >= quick())
+		if (mps_now() - t0 >= mps_quick())
 			return 20 + i;
 	}
 	return mps_event_is_set(&a->event) ? 0 : 30;
@@ -380,14 +318,14 @@ static int role_see_and_clear(struct mps_area *a, int index)
 MPS_FLAVOURS(event, notify)
 ParameterizedTest(enum mps_flavour *f, event, notify)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	for (int round = 0; round < 2; round++) {
 		if (round == 1) {
 			mps_event_set(&a->event);
 			mps_event_clear(&a->event);
 		}
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_wait_twice, N_WAITERS, 0);
 		await_blocked(a, &w, "notify");
 		cr_assert_eq(count(a, C_RET1), 0);
@@ -408,10 +346,10 @@ ParameterizedTest(enum mps_flavour *f, event, notify)
 MPS_FLAVOURS(event, set_and_clear)
 ParameterizedTest(enum mps_flavour *f, event, set_and_clear)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	for (int round = 0; round < 3; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_wait_once, N_WAITERS, 0);
 		await_blocked(a, &w, "set_and_clear");
 		double t_set = mps_now();
@@ -435,10 +373,10 @@ MPS_FLAVOURS(event, set_and_clear_pulses)
 ParameterizedTest(enum mps_flavour *f, event, set_and_clear_pulses)
 {
 	const int n = 3, pulses = 25;
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		a->arg = pulses;
 		start(&w, *f, a, role_wait_pulses, n, 0);
 		for (int k = 0; k < pulses; k++) {
@@ -463,10 +401,10 @@ ParameterizedTest(enum mps_flavour *f, event, set_and_clear_pulses)
 MPS_FLAVOURS(event, clear_wakes_no_one)
 ParameterizedTest(enum mps_flavour *f, event, clear_wakes_no_one)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		mps_event_clear(&a->event);
 		start(&w, *f, a, role_wait_once, N_WAITERS, 0);
 		await_blocked(a, &w, "clear_wakes_no_one");
@@ -490,11 +428,11 @@ MPS_FLAVOURS(event, timeout)
 ParameterizedTest(enum mps_flavour *f, event, timeout)
 {
 	const double T = 0.2;
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	a->arg = (int64_t)(T * 1000);
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_unset_timeouts, N_WAITERS, 0);
 		join_ok(&w, "timeout (unset)");
 		cr_assert_eq(count(a, C_TIMEDOUT), N_WAITERS);
@@ -517,11 +455,11 @@ ParameterizedTest(enum mps_flavour *f, event, timeout)
 MPS_FLAVOURS(event, timeout_no_residue)
 ParameterizedTest(enum mps_flavour *f, event, timeout_no_residue)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers timed, slow;
 	a->arg = 100;
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&timed, *f, a, role_unset_timeouts, N_WAITERS, 0);
 		join_ok(&timed, "timed-out waiters");
 		cr_assert_eq(count(a, C_TIMEDOUT), N_WAITERS);
@@ -546,7 +484,7 @@ ParameterizedTest(enum mps_flavour *f, event, timeout_no_residue)
 MPS_FLAVOURS(event, set_from_other_side)
 ParameterizedTest(enum mps_flavour *f, event, set_from_other_side)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	for (int round = 0; round < 2; round++) {
 		cr_assert(!mps_event_is_set(&a->event));
@@ -567,7 +505,7 @@ ParameterizedTest(enum mps_flavour *f, event, set_from_other_side)
 MPS_FLAVOURS(event, clear_from_other_side)
 ParameterizedTest(enum mps_flavour *f, event, clear_from_other_side)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	for (int round = 0; round < 2; round++) {
 		mps_event_set(&a->event);

@@ -17,14 +17,11 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <mpsync/debug.h>
 #include "harness.h"
-
-#define CHECK(cond) do { if (!(cond)) return (__LINE__ << 8) | 1; } while (0)
 
 #define T_WAIT      0.2                 /* timed waits that must time out */
 #define AT_ONCE     (0.2 * mps_slack()) /* "immediately": 50 ms by default */
@@ -41,12 +38,6 @@ enum {
 };
 #define OBSERVER 15  /* worker index of an observer */
 
-#define MPS_PROCESS_FLAVOURS(suite, name) \
-	ParameterizedTestParameters(suite, name) { \
-		static enum mps_flavour flavours[] = { MPS_FORK, MPS_SPAWN }; \
-		return cr_make_param_array(enum mps_flavour, flavours, 2); \
-	}
-
 /* ---------------------------------------------------------------- helpers */
 
 static pid_t self_tid(void)
@@ -54,61 +45,27 @@ static pid_t self_tid(void)
 	return gettid();
 }
 
-/* The state letter of a thread or process ('S' asleep, 'Z' zombie), 0 once
- * it is gone. /proc/<tid> reaches threads that are not group leaders too. */
-static char task_state(pid_t tid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' ? paren[2] : '?';
-}
-
 /* Waits until tid sleeps in the kernel: after its "ready" signal the only
  * place a role can sleep is the futex wait of the call under test. */
 static void await_asleep(pid_t tid)
 {
-	double end = mps_now() + SETTLE;
-	while (task_state(tid) != 'S') {
-		cr_assert(mps_now() < end, "tid %d never went to sleep (state %c)",
-		          (int)tid, task_state(tid));
-		mps_sleep(0.0005);
-	}
+	cr_assert(mps_await_task_state(tid, "S", SETTLE), "tid %d never went to sleep (state %c)",
+	          (int)tid, mps_task_state(tid));
 }
 
 /* Waits until a holder is dead: a process must be a zombie (nobody has
- * reaped it), a thread gone. */
+ * reaped it), a thread gone ('-'). */
 static void await_dead(enum mps_flavour f, pid_t tid)
 {
-	double end = mps_now() + SETTLE;
-	for (;;) {
-		char s = task_state(tid);
-		if (f == MPS_THREADS ? (s == 0 || s == 'Z' || s == 'X') : s == 'Z')
-			return;
-		cr_assert(mps_now() < end, "%s holder %d did not die (state %c)",
-		          mps_flavour_name(f), (int)tid, s ? s : '-');
-		mps_sleep(0.0005);
-	}
+	char s;
+	cr_assert(mps_await_task_state(tid, f == MPS_THREADS ? "-ZX" : "Z", SETTLE),
+	          "%s holder %d did not die (state %c)", mps_flavour_name(f), (int)tid,
+	          (s = mps_task_state(tid)) ? s : '-');
 }
 
 static void join_expect(struct mps_workers *w, int failures, const char *what)
 {
-	int failed = mps_workers_join(w, 3 * SETTLE);
-	if (failed != failures) {
-		for (int i = w->first_index; i < w->first_index + w->n; i++) {
-			int r = w->area->result[i];
-			cr_log_error("%s (%s): worker %d result %d%s%d", what,
-			             mps_flavour_name(w->flavour), i, r,
-			             (r & 0xff) == 1 ? ", failed check at line " : "",
-			             (r & 0xff) == 1 ? r >> 8 : 0);
-		}
-	}
+	int failed = mps_workers_join_report(w, failures, 3 * SETTLE, what);
 	cr_assert_eq(failed, failures, "%s (%s): %d workers failed, expected %d", what,
 	             mps_flavour_name(w->flavour), failed, failures);
 }
@@ -203,11 +160,11 @@ static int role_observe(struct mps_area *a, int index)
 static int role_hold(struct mps_area *a, int i)
 {
 	for (int k = 0; k < DEPTH; k++)
-		CHECK(mps_rlock_acquire(&a->rlock, SETTLE) == 0);
+		MPS_CHECK(mps_rlock_acquire(&a->rlock, SETTLE) == 0);
 	a->value[TID + i] = self_tid();
-	CHECK(mps_rlock_count(&a->rlock) == DEPTH);
+	MPS_CHECK(mps_rlock_count(&a->rlock) == DEPTH);
 	mps_count_add(&a->counter[0], 1);
-	CHECK(mps_event_wait(&a->done, 20) == 0);
+	MPS_CHECK(mps_event_wait(&a->done, 20) == 0);
 	return 0;
 }
 
@@ -219,16 +176,16 @@ static int role_hold_release(struct mps_area *a, int i)
 	int failed = role_hold(a, i);
 	if (failed)
 		return failed;
-	CHECK(mps_rlock_is_owned(r));
-	CHECK(mps_rlock_count(r) == DEPTH);
-	CHECK(mps_rlock_owner(r) == self_tid());
+	MPS_CHECK(mps_rlock_is_owned(r));
+	MPS_CHECK(mps_rlock_count(r) == DEPTH);
+	MPS_CHECK(mps_rlock_owner(r) == self_tid());
 	for (int k = DEPTH; k > 0; k--) {
-		CHECK(mps_rlock_locked(r));
-		CHECK(mps_rlock_release(r) == 0);
-		CHECK(mps_rlock_count(r) == (unsigned)k - 1);
+		MPS_CHECK(mps_rlock_locked(r));
+		MPS_CHECK(mps_rlock_release(r) == 0);
+		MPS_CHECK(mps_rlock_count(r) == (unsigned)k - 1);
 	}
-	CHECK(!mps_rlock_is_owned(r));
-	CHECK(mps_rlock_release(r) == EPERM);
+	MPS_CHECK(!mps_rlock_is_owned(r));
+	MPS_CHECK(mps_rlock_release(r) == EPERM);
 	return 0;
 }
 
@@ -236,10 +193,10 @@ static int role_hold_release(struct mps_area *a, int i)
 static int role_hold_exit(struct mps_area *a, int i)
 {
 	for (int k = 0; k < DEPTH; k++)
-		CHECK(mps_rlock_acquire(&a->rlock, SETTLE) == 0);
+		MPS_CHECK(mps_rlock_acquire(&a->rlock, SETTLE) == 0);
 	a->value[TID + i] = self_tid();
-	CHECK(mps_rlock_owner(&a->rlock) == self_tid());
-	CHECK(mps_rlock_count(&a->rlock) == DEPTH);
+	MPS_CHECK(mps_rlock_owner(&a->rlock) == self_tid());
+	MPS_CHECK(mps_rlock_count(&a->rlock) == DEPTH);
 	mps_count_add(&a->counter[0], 1);
 	return 0;
 }
@@ -250,17 +207,17 @@ static int role_contend(struct mps_area *a, int i)
 	mps_rlock_t *r = &a->rlock;
 	a->value[TID + i] = self_tid();
 	mps_count_add(&a->counter[0], 1);
-	CHECK(mps_rlock_acquire(r, SETTLE) == 0);
-	CHECK(mps_count_add(&a->counter[2], 1) == 1);
-	CHECK(mps_rlock_acquire(r, 0) == 0);
-	CHECK(mps_rlock_count(r) == 2);
-	CHECK(mps_rlock_owner(r) == self_tid());
+	MPS_CHECK(mps_rlock_acquire(r, SETTLE) == 0);
+	MPS_CHECK(mps_count_add(&a->counter[2], 1) == 1);
+	MPS_CHECK(mps_rlock_acquire(r, 0) == 0);
+	MPS_CHECK(mps_rlock_count(r) == 2);
+	MPS_CHECK(mps_rlock_owner(r) == self_tid());
 	mps_count_add(&a->counter[1], 1);
-	CHECK(mps_rlock_release(r) == 0);
-	CHECK(mps_rlock_is_owned(r) && mps_rlock_count(r) == 1);
+	MPS_CHECK(mps_rlock_release(r) == 0);
+	MPS_CHECK(mps_rlock_is_owned(r) && mps_rlock_count(r) == 1);
 	mps_count_add(&a->counter[2], UINT32_MAX);  /* -1 */
-	CHECK(mps_rlock_release(r) == 0);
-	CHECK(!mps_rlock_is_owned(r) && mps_rlock_count(r) == 0);
+	MPS_CHECK(mps_rlock_release(r) == 0);
+	MPS_CHECK(!mps_rlock_is_owned(r) && mps_rlock_count(r) == 0);
 	return 0;
 }
 
@@ -272,11 +229,11 @@ static int role_timeout(struct mps_area *a, int i)
 	int rc = mps_rlock_acquire(r, T_WAIT);
 	a->elapsed[i] = mps_now() - t0;
 	a->value[RC + i] = rc;
-	CHECK(rc == ETIMEDOUT);
-	CHECK(mps_rlock_locked(r));
-	CHECK(!mps_rlock_is_owned(r));
-	CHECK(mps_rlock_count(r) == 0);
-	CHECK(mps_rlock_release(r) == EPERM);
+	MPS_CHECK(rc == ETIMEDOUT);
+	MPS_CHECK(mps_rlock_locked(r));
+	MPS_CHECK(!mps_rlock_is_owned(r));
+	MPS_CHECK(mps_rlock_count(r) == 0);
+	MPS_CHECK(mps_rlock_release(r) == EPERM);
 	return 0;
 }
 
@@ -291,11 +248,11 @@ static int role_wait_for_death(struct mps_area *a, int i)
 	a->elapsed[i] = mps_now();
 	a->value[RC + i] = rc;
 	if (rc == 0 || rc == EOWNERDEAD) {
-		CHECK(mps_rlock_is_owned(r));
-		CHECK(mps_rlock_count(r) == 1);
-		CHECK(mps_rlock_owner(r) == self_tid());
-		CHECK(mps_rlock_release(r) == 0);
-		CHECK(!mps_rlock_is_owned(r));
+		MPS_CHECK(mps_rlock_is_owned(r));
+		MPS_CHECK(mps_rlock_count(r) == 1);
+		MPS_CHECK(mps_rlock_owner(r) == self_tid());
+		MPS_CHECK(mps_rlock_release(r) == 0);
+		MPS_CHECK(!mps_rlock_is_owned(r));
 	}
 	return 0;
 }
@@ -677,7 +634,8 @@ static void expect_ownerdead(struct mps_area *a, enum mps_flavour f, pid_t dead,
 	             mps_strerror(rc));
 	expect_own_view(r, 1);  /* depth 1, not the dead holder's DEPTH */
 	if (f != MPS_THREADS)
-		cr_assert_eq(task_state(dead), 'Z', "%s: holder reaped too soon: not a zombie test", fl);
+		cr_assert_eq(mps_task_state(dead), 'Z', "%s: holder reaped too soon: not a zombie test",
+		             fl);
 	cr_log_info("rlock %s: holder %s, EOWNERDEAD after %.1f ms", fl, how, latency * 1e3);
 	cr_assert(latency < DEATH_BOUND, "%s: owner death took %.3f s to notice", fl, latency);
 	cr_assert_eq(mps_rlock_release(r), 0, "one release undoes the recovered depth");
@@ -768,7 +726,7 @@ ParameterizedTest(enum mps_flavour *f, rlock, sleeping_waiter_gets_ownerdead)
 		cr_assert_eq(dead_seen, 1, "%s: %d waiters got EOWNERDEAD", fl, dead_seen);
 		cr_assert_eq(plain, 1);
 		if (*f != MPS_THREADS)
-			cr_assert_eq(task_state(dead), 'Z', "%s: holder reaped too soon", fl);
+			cr_assert_eq(mps_task_state(dead), 'Z', "%s: holder reaped too soon", fl);
 		cr_log_info("rlock %s: sleeping waiter got EOWNERDEAD %.1f ms after the holder died",
 		            fl, latency * 1e3);
 		cr_assert(latency < DEATH_BOUND, "%s: owner death took %.3f s to notice", fl, latency);

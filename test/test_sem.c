@@ -12,13 +12,11 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -40,13 +38,6 @@ enum {
 };
 
 /* --- helpers (parent and roles) --- */
-
-/* "Immediately": 50 ms, or the sanitizer slack when that is larger. */
-static double quick(void)
-{
-	double s = mps_slack();
-	return s > 0.25 ? s : 0.05;
-}
 
 static uint32_t count(struct mps_area *a, int c)
 {
@@ -71,34 +62,13 @@ static bool gate(struct mps_area *a)
 	return true;
 }
 
-static char task_state(int64_t tid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%lld/stat", (long long)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return '?';
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : '?';
-}
-
-static bool worker_done(struct mps_area *a, int index)
-{
-	return __atomic_load_n(&a->result[index], __ATOMIC_SEQ_CST) != -1;
-}
-
 static bool all_blocked(struct mps_area *a, const struct mps_workers *w)
 {
 	for (int i = w->first_index; i < w->first_index + w->n; i++) {
-		if (worker_done(a, i))
+		if (mps_worker_done(a, i))
 			continue;
 		int64_t tid = __atomic_load_n(&a->value[TID_BASE + i], __ATOMIC_SEQ_CST);
-		if (tid <= 0 || task_state(tid) != 'S')
+		if (tid <= 0 || mps_task_state((pid_t)tid) != 'S')
 			return false;
 	}
 	return true;
@@ -143,13 +113,6 @@ static void join_ok(struct mps_workers *w, const char *what)
 	}
 }
 
-/* Only between batches, when no worker runs. */
-static void reset_counters(struct mps_area *a)
-{
-	for (int i = 0; i < 16; i++)
-		__atomic_store_n(&a->counter[i], 0, __ATOMIC_SEQ_CST);
-}
-
 /* The waiter half of the state word (the header documents
  * state = value | waiters << 32): no residue means 0 once nobody waits. */
 static uint32_t registered_waiters(const mps_sem_t *s)
@@ -173,34 +136,6 @@ static void settle(struct mps_area *a, const struct mps_workers *w, uint32_t tar
 #define SNAP(s) mps_sem_t snap_; memcpy(&snap_, (s), sizeof snap_)
 #define UNCHANGED(s, what) \
 	cr_assert(memcmp(&snap_, (s), sizeof snap_) == 0, "%s changed the semaphore's bytes", what)
-
-/* The area's lifecycle. harness.c names the segment "/mps-test-<pid>-<serial>"
- * and creates it O_EXCL; a segment leaked by a crashed or failed run of an
- * earlier process with the same pid would make creation fail, so the stale
- * name is removed first (it holds our own live pid: nobody else can own it).
- * The suite's .fini unlinks the name after a failed test too; it does not
- * unmap, since a straggling worker thread may still touch the area. */
-static void area_name(char *buf, size_t size)
-{
-	snprintf(buf, size, "/mps-test-%d-0", (int)getpid());
-}
-
-static struct mps_area *area_new(void)
-{
-	char name[64];
-	area_name(name, sizeof name);
-	shm_unlink(name);
-	return mps_area_create();
-}
-
-static void area_fini(void)
-{
-	char name[64];
-	area_name(name, sizeof name);
-	shm_unlink(name);
-}
-
-TestSuite(sem, .fini = area_fini);
 
 /* ======================= single-thread behaviour ======================= */
 
@@ -276,7 +211,7 @@ Test(sem, acquire_timeout)
 		double t0 = mps_now();
 		cr_assert_eq(mps_sem_acquire(&s, 0.005), 0);
 		cr_assert_eq(mps_sem_acquire(&s, 0.005), 0);
-		cr_assert_lt(mps_now() - t0, quick());
+		cr_assert_lt(mps_now() - t0, mps_quick());
 		t0 = mps_now();
 		cr_assert_eq(mps_sem_acquire(&s, 0.005), ETIMEDOUT);
 		double el = mps_now() - t0;
@@ -296,7 +231,7 @@ Test(sem, acquire_timeout)
 	double t0 = mps_now();
 	cr_assert_eq(mps_sem_acquire(&s, 0), ETIMEDOUT);
 	cr_assert_eq(mps_sem_acquire(&s, -0.0), ETIMEDOUT);
-	cr_assert_lt(mps_now() - t0, quick());
+	cr_assert_lt(mps_now() - t0, mps_quick());
 	t0 = mps_now();
 	cr_assert_eq(mps_sem_acquire(&s, 0.1), ETIMEDOUT);
 	double el = mps_now() - t0;
@@ -319,7 +254,7 @@ Test(sem, negative_timeout_is_poll)
 		for (unsigned i = 0; i < 5; i++) {
 			double t0 = mps_now();
 			cr_assert_eq(mps_sem_acquire(&s, neg[i]), ETIMEDOUT, "acquire(%g) on zero", neg[i]);
-			cr_assert_lt(mps_now() - t0, quick(), "acquire(%g) blocked", neg[i]);
+			cr_assert_lt(mps_now() - t0, mps_quick(), "acquire(%g) blocked", neg[i]);
 			cr_assert_eq(mps_sem_value(&s), 0);
 		}
 		cr_assert_eq(mps_sem_release(&s, 5), 0);
@@ -336,7 +271,7 @@ Test(sem, free_returns_at_once)
 		double t0 = mps_now();
 		for (unsigned i = 0; i < 6; i++)
 			cr_assert_eq(mps_sem_acquire(&s, longs[i]), 0, "acquire(%g)", longs[i]);
-		cr_assert_lt(mps_now() - t0, quick());
+		cr_assert_lt(mps_now() - t0, mps_quick());
 		cr_assert_eq(mps_sem_value(&s), 0);
 		cr_assert_eq(mps_sem_release(&s, 6), 0);
 	}
@@ -357,7 +292,7 @@ Test(sem, nan_timeout)
 				SNAP(&s);
 				double t0 = mps_now();
 				cr_assert_eq(mps_sem_acquire(&s, k ? -NAN : NAN), EINVAL);
-				cr_assert_lt(mps_now() - t0, quick());
+				cr_assert_lt(mps_now() - t0, mps_quick());
 				UNCHANGED(&s, "acquire(NaN)");
 			}
 		}
@@ -533,7 +468,7 @@ static int role_try_twice(struct mps_area *a, int index)
 	for (int k = 0; k < 2; k++) {
 		double t0 = mps_now();
 		int r = mps_sem_acquire(&a->sem, polls[(index + k) % 5]);
-		if (mps_now() - t0 >= quick())
+		if (mps_now() - t0 >= mps_quick())
 			return 20 + k;                         /* a poll blocked */
 		if (r == 0)
 			mps_count_add(&a->counter[C_OK], 1);
@@ -708,12 +643,12 @@ static int role_churn(struct mps_area *a, int index)
 MPS_FLAVOURS(sem, try_acquire_contended)
 ParameterizedTest(enum mps_flavour *f, sem, try_acquire_contended)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	cr_assert_eq(mps_sem_init(&a->sem, 4), 0);
 	cr_assert_eq(mps_sem_acquire(&a->sem, 0), 0);
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_try_twice, 5, 0);
 		open_gate(a, 5);
 		join_ok(&w, "try_acquire_contended");
@@ -734,12 +669,12 @@ ParameterizedTest(enum mps_flavour *f, sem, try_acquire_contended)
 static void handoff(enum mps_flavour f, bool multi)
 {
 	const char *what = multi ? "release(7)/release(6)" : "single releases";
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	cr_assert_eq(mps_sem_init(&a->sem, 7), 0);
 	cr_assert_eq(mps_sem_acquire(&a->sem, 0), 0);
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, f, a, role_acquire_twice, 10, 0);
 		settle(a, &w, 6, what);
 		if (multi) {
@@ -786,11 +721,11 @@ ParameterizedTest(enum mps_flavour *f, sem, multirelease)
 MPS_FLAVOURS(sem, release_wakes_one)
 ParameterizedTest(enum mps_flavour *f, sem, release_wakes_one)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	cr_assert_eq(mps_sem_init(&a->sem, 0), 0);
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_acquire_once, 5, 0);
 		settle(a, &w, 0, "release_wakes_one");
 		for (uint32_t i = 1; i <= 5; i++) {
@@ -800,7 +735,7 @@ ParameterizedTest(enum mps_flavour *f, sem, release_wakes_one)
 		join_ok(&w, "release_wakes_one");
 		cr_assert_eq(registered_waiters(&a->sem), 0);
 
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_acquire_once, 5, 0);
 		settle(a, &w, 0, "release(8) to 5 sleepers");
 		cr_assert_eq(mps_sem_release(&a->sem, 8), 0);
@@ -821,18 +756,18 @@ ParameterizedTest(enum mps_flavour *f, sem, release_wakes_one)
 MPS_FLAVOURS(sem, bounded_limit)
 ParameterizedTest(enum mps_flavour *f, sem, bounded_limit)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	for (int limit = 1; limit <= 9; limit++) {
 		cr_assert_eq(mps_sem_init_bounded(&a->sem, (unsigned)limit), 0);
 		for (int round = 0; round < 2; round++) {
-			reset_counters(a);
+			mps_count_reset(a);
 			start(&w, *f, a, role_acquire_once, limit, 0);
 			join_ok(&w, "bounded_limit acquirers");
 			cr_assert_eq(mps_sem_value(&a->sem), 0);
 
 			a->arg = 1;
-			reset_counters(a);
+			mps_count_reset(a);
 			start(&w, *f, a, role_release_n, limit, 0);
 			open_gate(a, (uint32_t)limit);
 			join_ok(&w, "bounded_limit releasers");
@@ -847,7 +782,7 @@ ParameterizedTest(enum mps_flavour *f, sem, bounded_limit)
 			/* Race: drain, then limit + 2 releasers at once. */
 			for (int i = 0; i < limit; i++)
 				cr_assert_eq(mps_sem_acquire(&a->sem, 0), 0);
-			reset_counters(a);
+			mps_count_reset(a);
 			start(&w, *f, a, role_release_n, limit + 2, 0);
 			open_gate(a, (uint32_t)limit + 2);
 			join_ok(&w, "bounded_limit racing releasers");
@@ -867,7 +802,7 @@ ParameterizedTest(enum mps_flavour *f, sem, bounded_limit)
 MPS_FLAVOURS(sem, bounded_release_n_race)
 ParameterizedTest(enum mps_flavour *f, sem, bounded_release_n_race)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	cr_assert_eq(mps_sem_init_bounded(&a->sem, 9), 0);
 	for (int round = 0; round < 4; round++) {
@@ -877,7 +812,7 @@ ParameterizedTest(enum mps_flavour *f, sem, bounded_release_n_race)
 		a->arg = threes ? 3 : 4;
 		if (!threes)
 			cr_assert_eq(mps_sem_release(&a->sem, 1), 0);
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_release_n, threes ? 5 : 4, 0);
 		open_gate(a, threes ? 5 : 4);
 		join_ok(&w, "bounded_release_n_race");
@@ -894,14 +829,14 @@ ParameterizedTest(enum mps_flavour *f, sem, bounded_release_n_race)
 MPS_FLAVOURS(sem, bounded_release_pair_race)
 ParameterizedTest(enum mps_flavour *f, sem, bounded_release_pair_race)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	cr_assert_eq(mps_sem_init_bounded(&a->sem, 3), 0);
 	a->arg = 3000;
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(mps_sem_acquire(&a->sem, 0), 0);
 		cr_assert_eq(mps_sem_acquire(&a->sem, 0), 0);
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_release_pair, 2, 0);
 		join_ok(&w, "bounded_release_pair_race");
 		cr_assert_eq(count(a, C_OK), (uint32_t)a->arg);
@@ -917,12 +852,12 @@ ParameterizedTest(enum mps_flavour *f, sem, bounded_release_pair_race)
 MPS_FLAVOURS(sem, bounded_churn)
 ParameterizedTest(enum mps_flavour *f, sem, bounded_churn)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	cr_assert_eq(mps_sem_init_bounded(&a->sem, 2), 0);
 	a->arg = 2;
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_churn, 4, 0);
 		open_gate(a, 4);
 		join_ok(&w, "bounded_churn");
@@ -938,11 +873,11 @@ ParameterizedTest(enum mps_flavour *f, sem, bounded_churn)
 MPS_FLAVOURS(sem, cross_handoff)
 ParameterizedTest(enum mps_flavour *f, sem, cross_handoff)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	cr_assert_eq(mps_sem_init(&a->sem, 0), 0);
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&w, *f, a, role_take_and_give, 1, 0);
 		settle(a, &w, 0, "cross_handoff");
 		cr_assert_eq(mps_sem_release(&a->sem, 1), 0);
@@ -961,13 +896,13 @@ ParameterizedTest(enum mps_flavour *f, sem, cross_handoff)
 MPS_FLAVOURS(sem, timeout_no_residue)
 ParameterizedTest(enum mps_flavour *f, sem, timeout_no_residue)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers timed, slow;
 	const double T = 0.2;
 	cr_assert_eq(mps_sem_init(&a->sem, 0), 0);
 	a->arg = (int64_t)(T * 1000);
 	for (int round = 0; round < 2; round++) {
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&slow, *f, a, role_acquire_once, 1, 5);
 		start(&timed, *f, a, role_timed_out, 5, 0);
 		join_ok(&timed, "timed-out acquirers");
@@ -1003,14 +938,14 @@ ParameterizedTest(enum mps_flavour *f, sem, timeout_no_residue)
 MPS_FLAVOURS(sem, timeout_release_race)
 ParameterizedTest(enum mps_flavour *f, sem, timeout_release_race)
 {
-	struct mps_area *a = area_new();
+	struct mps_area *a = mps_area_create();
 	struct mps_workers timed, slow;
 	cr_assert_eq(mps_sem_init(&a->sem, 0), 0);
 	a->arg = 30;   /* ms */
 	int rounds = *f == MPS_THREADS ? 20 : 8;
 	for (int round = 0; round < rounds; round++) {
 		const char *fl = mps_flavour_name(*f);
-		reset_counters(a);
+		mps_count_reset(a);
 		start(&slow, *f, a, role_acquire_once, 2, 5);
 		await_blocked(a, &slow, "long waiters");
 		start(&timed, *f, a, role_timed_either, 5, 0);

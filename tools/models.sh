@@ -38,6 +38,7 @@ lock-death-live   | lock    | -DDEATH -DITER=1                      | ltl:surviv
 lock-reach-grant  | lock    | -DITER=1 -DREACH_HANDOFF_GRANTED      | safety         | fail
 lock-reach-cancel | lock    | -DITER=1 -DREACH_HANDOFF_CANCELLED    | safety         | fail
 lock-reach-dead   | lock    | -DDEATH -DITER=1 -DREACH_OWNERDEAD    | safety         | fail
+lock-reach-withdraw| lock   | -DITER=1 -DREACH_WITHDRAW             | safety         | fail
 lock-mut-nowake   | lock    | -DITER=1 -DMUT_NO_WAKE                | safety         | fail
 lock-mut-nowaiters| lock    | -DITER=1 -DMUT_SLEEP_WITHOUT_WAITERS  | safety         | fail
 lock-mut-nocancel | lock    | -DITER=1 -DMUT_NO_CANCEL              | safety         | fail
@@ -64,19 +65,24 @@ event             | event   |                                       | safety    
 event-timed       | event   | -DTIMED                               | safety         | pass
 event-death       | event   | -DDEATH                               | safety         | pass
 event-reach-gen   | event   | -DREACH_GENERATION                    | safety         | fail
+event-lim-setter  | event   | -DSETTER_DEATH                        | safety         | fail
 event-mut-flag    | event   | -DTIMED -DMUT_FLAG_ONLY               | safety         | fail
 event-mut-flag-hang| event  | -DMUT_FLAG_ONLY                       | safety         | fail
 event-mut-nowake  | event   | -DMUT_NO_WAKE                         | safety         | fail
 event-mut-nowaiters| event  | -DMUT_SLEEP_WITHOUT_WAITERS           | safety         | fail
 EOF
 	[ -f "$models/barrier.pml" ] && cat <<'EOF'
-barrier           | barrier |                                       | safety         | pass
-barrier-abort     | barrier | -DCONTROL                             | safety         | pass
-barrier-death     | barrier | -DDEATH                               | safety         | pass
-barrier-reach-late| barrier | -DCONTROL -DREACH_LATE_OUTCOME        | safety         | fail
-barrier-mut-notrip| barrier | -DMUT_NO_TRIPPING                     | safety         | fail
-barrier-mut-nohist| barrier | -DCONTROL -DMUT_NO_HISTORY            | safety         | fail
-barrier-mut-nowake| barrier | -DMUT_NO_WAKE                         | safety         | fail
+barrier             | barrier | -DACTION_FAILS                        | safety | pass
+barrier-timed       | barrier | -DTIMED -DACTION_FAILS                | safety | pass
+barrier-control     | barrier | -DCONTROL -DACTION_FAILS              | safety | pass
+barrier-death       | barrier | -DDEATH                               | safety | pass
+barrier-timed-fix   | barrier | -DTIMED -DACTION_FAILS -DFIX_TRIP_TIMEOUT | safety | pass
+barrier-control-fix | barrier | -DCONTROL -DTIMED -DARRIVALS0=1 -DFIX_TRIP_TIMEOUT -DFIX_ABORT_WAKE | safety | pass
+barrier-death-fix   | barrier | -DDEATH -DTIMED -DFIX_ABORT_WAKE -DFIX_TRIP_TIMEOUT | safety | pass
+barrier-reach-late  | barrier | -DCONTROL -DARRIVALS0=1 -DREACH_LATE_OUTCOME | safety | fail
+barrier-mut-notrip  | barrier | -DMUT_NO_TRIPPING                     | safety | fail
+barrier-mut-nohist  | barrier | -DCONTROL -DARRIVALS0=1 -DMUT_NO_HISTORY | safety | fail
+barrier-mut-nowake  | barrier | -DMUT_NO_WAKE                         | safety | fail
 EOF
 	true
 }

@@ -19,6 +19,7 @@
 #define ROLE_ENV "MPS_TEST_ROLE"
 
 static char area_name[64];
+static pid_t area_creator;  /* the process that created area_name */
 static struct mps_area *mapped_area;
 
 double mps_now(void)
@@ -39,6 +40,12 @@ double mps_slack(void)
 {
 	const char *s = getenv("MPS_TEST_SLACK");
 	return s ? atof(s) : 0.25;
+}
+
+double mps_quick(void)
+{
+	double s = mps_slack();
+	return s > 0.25 ? s : 0.05;
 }
 
 const char *mps_flavour_name(enum mps_flavour f)
@@ -68,6 +75,43 @@ bool mps_count_await(const uint32_t *c, uint32_t target, double timeout)
 	return true;
 }
 
+void mps_count_reset(struct mps_area *area)
+{
+	for (size_t i = 0; i < sizeof area->counter / sizeof area->counter[0]; i++)
+		atomic_store((_Atomic uint32_t *)&area->counter[i], 0);
+}
+
+char mps_task_state(pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)  /* ESRCH: the task died after the open */
+		return 0;
+	buf[n] = 0;
+	/* The name in parentheses may hold ')' and spaces: the last ')' ends it. */
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+bool mps_await_task_state(pid_t tid, const char *states, double timeout)
+{
+	double end = mps_now() + timeout;
+	for (;;) {
+		char s = mps_task_state(tid);
+		/* Not strchr(states, 0): that would find the terminator. */
+		if (strchr(states, s ? s : '-'))
+			return true;
+		if (mps_now() > end)
+			return false;
+		mps_sleep(0.0005);
+	}
+}
+
 static struct mps_area *map_area(const char *name, bool create)
 {
 	int fd = shm_open(name, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0600);
@@ -90,6 +134,7 @@ struct mps_area *mps_area_create(void)
 	snprintf(area_name, sizeof area_name, "/mps-test-%d-%d-%lld", (int)getpid(), serial++,
 	         (long long)(mps_now() * 1e9) % 1000000007LL);
 	shm_unlink(area_name);
+	area_creator = getpid();
 	mapped_area = map_area(area_name, true);
 	cr_assert(mapped_area != NULL, "cannot create shm area %s: %s", area_name, strerror(errno));
 	return mapped_area;
@@ -99,6 +144,18 @@ void mps_area_destroy(struct mps_area *area)
 {
 	munmap(area, AREA_BYTES);
 	shm_unlink(area_name);
+	area_name[0] = 0;  /* nothing left for unlink_leaked_area */
+}
+
+/* A failed assert ends a test before its mps_area_destroy; Criterion's worker
+ * process then exits normally, which runs this, so the segment does not
+ * outlive the test. It only unlinks (a straggling worker thread may still use
+ * the mapping) and only in the creator: a forked child must not remove its
+ * parent's segment. */
+__attribute__((destructor)) static void unlink_leaked_area(void)
+{
+	if (area_name[0] && area_creator == getpid())
+		shm_unlink(area_name);
 }
 
 /* --- spawned helper mode: this binary, started again by posix_spawn --- */
@@ -253,6 +310,26 @@ int mps_workers_join(struct mps_workers *w, double timeout)
 			          "spawned worker mapped the area at the parent's address");
 	}
 	return failed;
+}
+
+int mps_workers_join_report(struct mps_workers *w, int expected, double timeout,
+                            const char *what)
+{
+	int failed = mps_workers_join(w, timeout);
+	if (failed == expected)
+		return failed;
+	for (int i = w->first_index; i < w->first_index + w->n; i++) {
+		int r = w->area->result[i];
+		cr_log_error("%s (%s): worker %d result %d%s%d", what, mps_flavour_name(w->flavour),
+		             i, r, (r & 0xff) == 1 ? ", failed check at line " : "",
+		             (r & 0xff) == 1 ? r >> 8 : 0);
+	}
+	return failed;
+}
+
+bool mps_worker_done(const struct mps_area *area, int index)
+{
+	return atomic_load((_Atomic int32_t *)&area->result[index]) != -1;
 }
 
 int mps_workers_kill(struct mps_workers *w, int sig)

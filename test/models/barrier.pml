@@ -37,7 +37,10 @@
  *                 (however late it reads it: REACH_LATE_OUTCOME must FAIL,
  *                 so reads after later epochs ended are explored)
  *   who may break a pass: a timeout breaks only an epoch the waiter is a
- *                 member of; abort/reset and a failed action break any
+ *                 member of, and only before all parties have arrived
+ *                 (TRIPPING: Python runs the action under the Condition's
+ *                 lock, so no timeout can break a pass once it is
+ *                 complete); abort/reset and a failed action break any
  *   BROKEN        only ever with count 0 and no TRIPPING
  *   no lost wake-up  when no process can move (spin's timeout), every
  *                 sleeper sleeps on the current epoch, and the epoch is
@@ -50,6 +53,9 @@
 
 #define NW 3
 #define PARTIES 2
+#ifndef ARRIVALS0
+#define ARRIVALS0 2      /* waits of waiter 0 */
+#endif
 
 #define EPOCH_MASK 15
 #define COUNT_SHIFT 4
@@ -85,13 +91,14 @@
 #else
 #define VICTIM 99
 #endif
-#ifdef PROPOSED_FIX
+#ifdef FIX_TRIP_TIMEOUT
 #define FIX 1
 #else
 #define FIX 0
 #endif
-/* The deadline applies to this sleep (with the fix: not to a trip's). */
-#define DEADLINE_APPLIES (!(FIX && phase == 1))
+/* The deadline applies to this sleep (with the fix: not once it has
+ * passed during a trip, which is then waited out). */
+#define DEADLINE_APPLIES (!(FIX && patient))
 
 int S;                            /* the state word */
 bool sleeping[NW];
@@ -100,7 +107,7 @@ bool killed;
 byte finished;
 
 /* ghost, per epoch */
-byte g_members[16], g_count[16], g_indexes[16], g_out[16], g_breaker[16];
+byte g_members[8], g_count[8], g_indexes[8], g_out[8], g_breaker[8];
 byte late_reads;
 
 #define INVARIANT(st) assert(!((st) & BROKEN) || (count_of(st) == 0 && !((st) & TRIPPING)))
@@ -123,7 +130,7 @@ inline futex_wake_all()
 inline ghost_end(e, o, breaker)
 {
 	assert(g_out[e] == PENDING);
-	assert(e < 14);                 /* the epoch never wraps in the model */
+	assert(e < 7);             /* within the ghost arrays; the epoch never wraps */
 	g_out[e] = o;
 	g_breaker[e] = breaker
 }
@@ -139,206 +146,172 @@ inline outcome(st, res)
 	fi
 }
 
-/* break_epoch(b, e): ends epoch e broken if it is still current. */
-inline break_epoch(e, broke)
+/* mps_barrier_wait_action as a machine of atomic steps, one per shared
+ * access of the C code (local work merged into the step before it):
+ *   ARRIVE    the arrival CAS loop (BROKEN -> MPS_EBROKEN; TRIPPING -> wait
+ *             the trip out; else count in, TRIPPING if last)
+ *   TRIP      the action, then trip()'s CAS ending the epoch
+ *   WAIT_*    sleep_through(target): load, set SLEEPERS (one CAS, retried
+ *             on the value seen), futex_wait, load after a timeout
+ *   BREAK     break_epoch(target) after a timeout
+ *   WAKE      wake_if_sleepers after the CAS that ended an epoch
+ *   DONE      the result, checked against the ghost outcome */
+#define ARRIVE     0
+#define WAIT_LOAD  1
+#define WAIT_CMP   2
+#define WAIT_SLEEP 3
+#define TRIP       4
+#define BREAK      5
+#define WAKE       6
+#define DONE       7
+
+/* sleep_through returned (st loaded, r = ETIMEDOUT or OK): what next. */
+inline after_sleep()
 {
-	atomic {
-		st = S;
-		broke = (epoch_of(st) == e);
-		if
-		:: broke ->
-			/* A timeout may only break a pass the waiter is in. */
-			assert(g_members[e] & (1 << me));
-			S = end_epoch(st, 1) | BROKEN;
-			ghost_end(e, WENT_BROKEN, me + 1);
-			INVARIANT(S)
-		:: else
-		fi
-	};
 	if
-	:: broke && (st & SLEEPERS) -> futex_wake_all()
-	:: else
-	fi
+	:: !own && r != ETIMEDOUT -> phase = ARRIVE    /* the trip ended: arrive again */
+	:: own && epoch_of(st) != mine -> outcome(st, res); phase = DONE
+	:: r == ETIMEDOUT && !(own && epoch_of(st) != mine) -> phase = BREAK
+	fi;
+	r = OK
 }
 
-/* sleep_through(b, e): sleeps until epoch e ends, or the deadline. Sets st
- * to the state it returns and r to ETIMEDOUT when it gave up with epoch e
- * still current. Expanded once per proctype: its sleep is a valid end state
- * (a waiter left alone at the barrier may wait forever). */
-inline sleep_through(e)
+inline barrier_wait(res)
 {
-	r = OK;
+	phase = ARRIVE;
 	do
 	:: atomic {
+		phase == ARRIVE ->
 		st = S;
+		patient = false;
 		if
-		:: epoch_of(st) != e -> act = 0                  /* return st */
-		:: else ->
-#ifndef MUT_NO_WAKE
-			S = S | SLEEPERS;
+		:: st & BROKEN -> res = EBROKEN; phase = DONE
+#ifndef MUT_NO_TRIPPING
+		:: !(st & BROKEN) && (st & TRIPPING) -> target = epoch_of(st); own = false; phase = WAIT_LOAD
 #endif
-			act = 1
-		fi
-	   };
-	   if
-	   :: act == 0 -> break
-	   :: else
-	   fi;
-	   atomic {
-		if
-		:: expired && DEADLINE_APPLIES -> r = ETIMEDOUT
 		:: else ->
+			mine = epoch_of(st);
+			index = count_of(st);
+			S = st + COUNT_ONE;
 			if
-			:: epoch_of(S) == e -> sleeping[me] = true; sleep_epoch[me] = e; r = OK
-			:: else -> r = EAGAIN
-			fi
-		fi
-	   };
-	   if
-	   :: r == OK ->
-end_sleep:	if
-		:: atomic { !sleeping[me] -> skip }
-		:: atomic { TIMEOUTS && DEADLINE_APPLIES && sleeping[me] ->
-			sleeping[me] = false; r = ETIMEDOUT; expired = true }
-		fi
-	   :: else
-	   fi;
-	   if
-	   :: r == ETIMEDOUT ->
-		atomic {
-			st = S;
-			if
-			:: epoch_of(st) != e -> r = OK
+			:: index + 1 == PARTIES -> S = S | TRIPPING
 			:: else
-			fi
-		};
-		break
-	   :: else
-	   fi
-	od;
-	act = 0
-}
-
-/* trip(): the last arriver runs the action, then ends its epoch. */
-inline trip(res)
-{
-	if
-	:: result = OK
+			fi;
+			/* ghost: a new member of epoch mine */
+			assert(!(g_members[mine] & (1 << me)));
+			assert(!(g_indexes[mine] & (1 << index)));
+			g_members[mine] = g_members[mine] | (1 << me);
+			g_indexes[mine] = g_indexes[mine] | (1 << index);
+			g_count[mine]++;
+			assert(count_of(S) == g_count[mine] && g_count[mine] <= PARTIES);
+			assert(g_out[mine] == PENDING);
+			INVARIANT(S);
+			target = mine;
+			own = true;
+			phase = ((index + 1 == PARTIES) -> TRIP : WAIT_LOAD)
+		fi
+	   }
+	:: atomic {
+		phase == TRIP ->
+		if
+		:: result = OK
 #ifdef ACTION_FAILS
-	:: result = ACTFAIL
+		:: result = ACTFAIL
 #endif
-	fi;
-	atomic {
+		fi;
 		st = S;
 		if
-		:: epoch_of(st) != mine -> res = EBROKEN          /* aborted or reset meanwhile */
+		:: epoch_of(st) != mine -> res = EBROKEN; phase = DONE  /* aborted or reset meanwhile */
 		:: else ->
 			assert(g_count[mine] == PARTIES);
 			S = end_epoch(st, result != OK) | ((result != OK) -> BROKEN : 0);
 			ghost_end(mine, ((result == OK) -> WENT_OK : WENT_BROKEN), 0);
 			INVARIANT(S);
-			res = result
-		fi
-	};
-	if
-	:: res != EBROKEN && (st & SLEEPERS) -> futex_wake_all()
-	:: else
-	fi;
-	result = 0
-}
-
-/* mps_barrier_wait_action: res as the C function returns it. */
-inline barrier_wait(res)
-{
-	phase = 0;               /* 0 arriving, 1 waiting out a trip, 2 in my epoch, 3 done */
-	expired = false;
-	do
-	:: phase == 0 ->
-		atomic {
-			st = S;
-			if
-			:: st & BROKEN -> res = EBROKEN; phase = 3
-#ifndef MUT_NO_TRIPPING
-			:: !(st & BROKEN) && (st & TRIPPING) -> target = epoch_of(st); phase = 1
-#endif
-			:: else ->
-				mine = epoch_of(st);
-				index = count_of(st);
-				S = st + COUNT_ONE;
-				if
-				:: index + 1 == PARTIES -> S = S | TRIPPING
-				:: else
-				fi;
-				/* ghost: a new member of epoch mine */
-				assert(!(g_members[mine] & (1 << me)));
-				assert(!(g_indexes[mine] & (1 << index)));
-				g_members[mine] = g_members[mine] | (1 << me);
-				g_indexes[mine] = g_indexes[mine] | (1 << index);
-				g_count[mine]++;
-				assert(count_of(S) == g_count[mine] && g_count[mine] <= PARTIES);
-				assert(g_out[mine] == PENDING);
-				INVARIANT(S);
-				phase = ((index + 1 == PARTIES) -> 4 : 2)
-			fi
-		}
-	:: phase == 4 -> trip(res); phase = 3
-	:: phase == 1 || phase == 2 ->
-		if
-		:: phase == 2 -> target = mine
-		:: else
+			res = result;
+			phase = ((st & SLEEPERS) -> WAKE : DONE)
 		fi;
-		sleep_through(target);
+		result = 0
+	   }
+	:: atomic {
+		phase == WAIT_LOAD ->
+		st = S;
 		if
-		:: phase == 1 ->
-			if
-			:: r == ETIMEDOUT ->
-				break_epoch(target, broke);
-				if
-				:: broke -> res = ETIMEDOUT; phase = 3
-				:: else
-				fi
-			:: else
-#ifdef PROPOSED_FIX
-				/* the trip was waited out whatever the deadline;
-				 * it may have passed meanwhile: then the arrival
-				 * in the next pass breaks that pass (its own) */
-				if
-				:: TIMEOUTS -> expired = true
-				:: true
-				fi
+		:: epoch_of(st) != target -> r = OK; after_sleep()
+		:: else ->
+#ifndef MUT_NO_WAKE
+			S = S | SLEEPERS;
 #endif
-			fi;
-			if
-			:: phase == 1 -> phase = 0
-			:: else
-			fi
+			phase = WAIT_CMP
+		fi
+	   }
+	:: atomic {
+		phase == WAIT_CMP ->
+		if
+		:: expired && DEADLINE_APPLIES ->
+			st = S;
+			r = ((epoch_of(st) == target) -> ETIMEDOUT : OK);
+			after_sleep()
 		:: else ->
 			if
-			:: epoch_of(st) != mine -> outcome(st, res); phase = 3
-			:: else ->
-				assert(r == ETIMEDOUT);
-				break_epoch(mine, broke);
-				if
-				:: broke -> res = ETIMEDOUT; phase = 3
-				:: else
-				fi
+			:: epoch_of(S) == target ->
+				sleeping[me] = true; sleep_epoch[me] = target; phase = WAIT_SLEEP
+			:: else -> phase = WAIT_LOAD                 /* EAGAIN */
 			fi
-		fi;
-		r = OK; broke = false
-	:: phase == 3 -> break
-	od;
-	/* ghost: the result is this waiter's own epoch's outcome */
-	if
-	:: index != 255 ->
-		if
-		:: res == OK -> assert(g_out[mine] == WENT_OK)
-		:: res == EBROKEN -> assert(g_out[mine] == WENT_BROKEN)
-		:: res == ETIMEDOUT -> assert(g_out[mine] == WENT_BROKEN && g_breaker[mine] == me + 1)
-		:: res == ACTFAIL -> assert(g_out[mine] == WENT_BROKEN && g_breaker[mine] == 0)
 		fi
-	:: else -> assert(res == EBROKEN || res == ETIMEDOUT)   /* never arrived */
-	fi;
-	phase = 0; st = 0; target = 0; mine = 0; index = 255; age = 0; expired = false
+	   }
+	:: phase == WAIT_SLEEP ->
+end_sleep:	if
+		:: atomic { !sleeping[me] -> phase = WAIT_LOAD }
+		:: atomic { TIMEOUTS && DEADLINE_APPLIES && sleeping[me] ->
+			sleeping[me] = false;
+			expired = true;
+			st = S;
+			r = ((epoch_of(st) == target) -> ETIMEDOUT : OK);
+			after_sleep() }
+		fi
+	:: atomic {
+		phase == BREAK ->                                    /* break_epoch */
+		st = S;
+		if
+#ifdef FIX_TRIP_TIMEOUT
+		:: epoch_of(st) == target && (st & TRIPPING) ->
+			patient = true; phase = WAIT_LOAD           /* wait the trip out */
+		:: epoch_of(st) == target && !(st & TRIPPING) ->
+#else
+		:: epoch_of(st) == target ->
+#endif
+			/* A timeout may only break a pass the waiter is in,
+			 * and not once all its parties have arrived (the
+			 * last one is running the action). */
+			assert(g_members[target] & (1 << me));
+			assert(!(st & TRIPPING));
+			S = end_epoch(st, 1) | BROKEN;
+			ghost_end(target, WENT_BROKEN, me + 1);
+			INVARIANT(S);
+			res = ETIMEDOUT;
+			phase = ((st & SLEEPERS) -> WAKE : DONE)
+		:: else -> phase = (own -> WAIT_LOAD : ARRIVE)
+		fi
+	   }
+	:: atomic { phase == WAKE -> futex_wake_all(); phase = DONE }
+	:: atomic {
+		phase == DONE ->
+		/* ghost: the result is this waiter's own epoch's outcome */
+		if
+		:: index != 255 ->
+			if
+			:: res == OK -> assert(g_out[mine] == WENT_OK)
+			:: res == EBROKEN -> assert(g_out[mine] == WENT_BROKEN)
+			:: res == ETIMEDOUT -> assert(g_out[mine] == WENT_BROKEN && g_breaker[mine] == me + 1)
+			:: res == ACTFAIL -> assert(g_out[mine] == WENT_BROKEN && g_breaker[mine] == 0)
+			fi
+		:: else -> assert(res == EBROKEN || res == ETIMEDOUT)   /* never arrived */
+		fi;
+		phase = ARRIVE; st = 0; target = 0; mine = 0; index = 255; age = 0;
+		expired = false; own = false; patient = false;
+		break
+	   }
+	od
 }
 
 /* ---- processes ---------------------------------------------------------- */
@@ -346,10 +319,10 @@ inline barrier_wait(res)
 active [NW] proctype waiter()
 {
 	int st;
-	byte me = _pid, mine, index = 255, target, phase, r, res, result, act, age, n;
-	bool broke, expired;
+	byte me = _pid, mine, index = 255, target, phase, r, res, result, age, n;
+	bool own, expired, patient;
 
-	n = ((me == 0) -> 2 : 1);
+	n = ((me == 0) -> ARRIVALS0 : 1);
 	{
 		do
 		:: n > 0 -> barrier_wait(res); n--
@@ -385,10 +358,14 @@ inline end_with(set_broken)
 			INVARIANT(S)
 		fi
 	};
+#ifdef FIX_ABORT_WAKE
+	futex_wake_all();       /* whoever still sleeps on an older epoch */
+#else
 	if
 	:: epoch_of(nxt) != epoch_of(st) && (st & SLEEPERS) -> futex_wake_all()
 	:: else
 	fi;
+#endif
 	st = 0; nxt = 0; occupied = false
 }
 
@@ -453,6 +430,21 @@ end:	do
  *   MUT_NO_HISTORY   end_epoch keeps no history (a late reader gets a wrong
  *                    outcome)
  *   MUT_NO_WAKE      sleepers never set SLEEPERS, so nobody wakes them
- * PROPOSED_FIX: the change to barrier.c proposed for the TIMED failure (see
- * tools/models.sh): a timeout while waiting out another pass's trip does not
- * break that pass. */
+ *
+ * Changes proposed to lib/barrier.c for the two failures this model finds
+ * (tools/models.sh checks that each makes its configuration verify):
+ *   FIX_TRIP_TIMEOUT  (TIMED) a timeout never breaks an epoch that has
+ *                     TRIPPING set (all its parties arrived; the last runs
+ *                     the action, as under Python's lock): break_epoch
+ *                     refuses it and the waiter waits the trip out without
+ *                     its deadline (bounded work of a party; abort/reset
+ *                     end it if that party dies). A member then returns
+ *                     the pass's outcome; an arrival waiting out another
+ *                     pass's trip arrives in the next pass, where its
+ *                     passed deadline breaks its own pass (unless it is
+ *                     the last arrival and trips it)
+ *   FIX_ABORT_WAKE    (DEATH) abort() and reset() wake the epoch word
+ *                     whether or not they end an occupied epoch: a party that
+ *                     died between its CAS ending an epoch and its
+ *                     FUTEX_WAKE leaves sleepers of the ended epoch that
+ *                     nothing else will ever wake */

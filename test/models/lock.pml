@@ -1,8 +1,8 @@
 /* lock.pml: the Lock word protocol.
  *
  * Mirrors lib/lock.c: mps_lock_acquire (fast path CAS 0 -> tid),
- * mps_lockword_acquire_slow, spin_for_free, try_take, take_from_dead,
- * mps_lockword_release, cancel_handoff; lib/lockword.h: lw_held, lw_owner,
+ * mps_lockword_acquire_slow, wait_loop, spin_for_free, try_take, give_up,
+ * withdraw_request, take_from_dead, mps_lockword_release, cancel_handoff; lib/lockword.h: lw_held, lw_owner,
  * LW_WAITERS, LW_HANDOFF_REQUESTED, LW_HANDOFF; the futex calls of
  * lib/futex.c (mps_futex_wait, mps_futex_wake). RLock (lib/rlock.c) and the
  * re-acquire of Condition (lib/cond.c: reacquire) use the same two functions.
@@ -20,6 +20,8 @@
  *                 or 0 when the queue is empty
  *   spinning      at most SPIN_ROUNDS rounds, the time budget may end any time
  *   starving      after any sleep a waiter may become starving (the 1 ms)
+ * Not modelled: EINTR (it leaves through the same give_up as a passed
+ * deadline), the signal guard, RLock's depth count.
  *
  * Configurations (spin -D...):
  *   default       3 processes x ITER acquire/release; process 0 uses a finite
@@ -38,7 +40,8 @@
  *                 Checks: mutual exclusion among the living; EOWNERDEAD only
  *                 from a dead owner; ltl `survivors`: under weak fairness
  *                 the survivors always get the lock and finish.
- *   REACH_HANDOFF_GRANTED, REACH_HANDOFF_CANCELLED, REACH_OWNERDEAD: assert
+ *   REACH_HANDOFF_GRANTED, REACH_HANDOFF_CANCELLED, REACH_OWNERDEAD,
+ *   REACH_WITHDRAW (a waiter giving up withdraws its hand-over request): assert
  *                 that the path is never taken; tools/models.sh expects these
  *                 to FAIL (the paths are reachable, so the checks above are
  *                 not vacuous).
@@ -85,7 +88,7 @@ byte in_cs;                /* living holders */
 bool killed;               /* the killer has struck */
 byte survivors_done;
 byte finished;             /* processes that returned or died */
-byte grants, cancels, robbed;
+byte grants, cancels, robbed, withdrawals;
 
 /* ---- atomics and futex -------------------------------------------------- */
 
@@ -158,6 +161,41 @@ inline try_take(v, ok)
 		fi;
 		mine = 0
 	}
+}
+
+/* withdraw_request: a waiter giving up clears HANDOFF_REQUESTED (unless the
+ * word is already handed over), so the next release is a plain one. */
+inline withdraw_request()
+{
+	v = word;
+	do
+	:: (v & HREQ) && v != HANDOFF ->
+		atomic {
+			ok = (word == v);
+			if
+			:: ok -> word = v & ~HREQ; withdrawals++
+			:: else -> v = word
+			fi
+		};
+		if
+		:: ok -> break
+		:: else
+		fi
+	:: else -> break
+	od;
+	ok = false
+}
+
+/* give_up: leaving without the lock (deadline passed): one last try_take on
+ * a fresh load, as one that has slept; then withdraw a request it made. */
+inline give_up(taken)
+{
+	v = word;
+	try_take(v, taken);
+	if
+	:: !taken && starving -> withdraw_request()
+	:: else
+	fi
 }
 
 /* take_from_dead: at the end of a sleep slice. The probe (mps_tid_alive)
@@ -238,6 +276,7 @@ inline load_and_decide(v, act)
 
 inline acquire_slow(res)
 {
+	/* mps_lockword_acquire_slow and wait_loop */
 	starving = false;
 	if
 	:: !has_slept -> spin_for_free(v, taken)
@@ -272,7 +311,7 @@ inline acquire_slow(res)
 			atomic { has_slept = true; v = word; want = 0 };
 			if
 			:: r == ETIMEDOUT && timed ->                    /* deadline passed */
-				try_take(v, ok);
+				give_up(ok);
 				res = (ok -> OK : ETIMEDOUT);
 				break
 			:: r == ETIMEDOUT ->                             /* a slice ended */
@@ -450,6 +489,9 @@ active proctype monitor()
 #endif
 #ifdef REACH_OWNERDEAD
 	assert(robbed == 0);
+#endif
+#ifdef REACH_WITHDRAW
+	assert(withdrawals == 0);
 #endif
 }
 
