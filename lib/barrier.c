@@ -123,7 +123,10 @@ static uint64_t sleep_through(mps_barrier_t *b, uint32_t mine,
 	struct mps_spin spin;
 	uint64_t st = a_load64(&b->state), seen;
 	*r = 0;
-	if (deadline->kind != MPS_DEADLINE_POLL && mps_spin_begin(&spin)) {
+	/* Spinning pays only if every party can run at once; otherwise it takes
+	 * the CPU from a party that has yet to arrive. */
+	if (deadline->kind != MPS_DEADLINE_POLL && b->parties <= mps_usable_cpus()
+	    && mps_spin_begin(&spin)) {
 		do {
 			st = a_load64(&b->state);
 			if (epoch_of(st) != mine)

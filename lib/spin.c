@@ -8,13 +8,14 @@
 
 static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
 static uint64_t budget;
+static unsigned cpus;
 
-static int usable_cpus(void)
+static unsigned count_cpus(void)
 {
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof set, &set) != 0)
 		return 2;
-	return CPU_COUNT(&set);
+	return (unsigned)CPU_COUNT(&set);
 }
 
 /* Units of mps_spin_now() per SPIN_NS, from a short busy interval. */
@@ -36,11 +37,18 @@ static uint64_t calibrate(void)
 
 static void compute_budget(void)
 {
-	budget = usable_cpus() > 1 ? calibrate() : 0;
+	cpus = count_cpus();
+	budget = cpus > 1 ? calibrate() : 0;
 }
 
 uint64_t mps_spin_budget(void)
 {
 	pthread_once(&budget_once, compute_budget);
 	return budget;
+}
+
+unsigned mps_usable_cpus(void)
+{
+	pthread_once(&budget_once, compute_budget);
+	return cpus;
 }

@@ -12,6 +12,9 @@
 /* Budget in spin_now() units; 0 disables spinning. Computed once. */
 uint64_t mps_spin_budget(void);
 
+/* CPUs this process may run on, read once. */
+unsigned mps_usable_cpus(void);
+
 static inline uint64_t mps_spin_now(void)
 {
 #ifdef MPS_ARCH_NO_CYCLES
