@@ -12,11 +12,13 @@
 #   MPS_CROSS_TIMEOUT_SCALE  multiplier on each test's TIMEOUT (default 4)
 #   MPS_CROSS_MIN_TIMEOUT    seconds every test gets at least (default 600)
 #   MPS_CROSS_NO_INSTALL=1   do not apt-get anything
+#   MPS_CROSS_CMAKE_ARGS     extra arguments for the configure step
 #
 # Installs what it needs with apt-get (Debian: gcc-<arch>-linux-gnu,
 # qemu-user, jq). No binfmt: binaries run as qemu-<arch> -L /usr/<triple>.
-# Exits non-zero if any build or test fails; the last line is the summary
-# "N passed, N failed".
+# A target that fails to build counts as one failure, and the tests whose
+# executables did build still run. Exits non-zero if any build or test fails;
+# the last line is the summary "N passed, N failed".
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,6 +68,8 @@ install_prerequisites() {
 
 # ---- build -------------------------------------------------------------------
 
+# 0: built; 1: configure failed; 2: some targets failed to build (the rest
+# are built: make -k).
 configure_and_build() {
 	local target=$1 dir=$2 arch generic=OFF
 	arch=$(arch_of "$target")
@@ -75,16 +79,26 @@ configure_and_build() {
 		log "$target: no toolchain file $toolchain"
 		return 1
 	fi
-	cmake -S "$root" -B "$dir" \
+	# shellcheck disable=SC2086
+	if ! cmake -S "$root" -B "$dir" \
 		-DCMAKE_TOOLCHAIN_FILE="$toolchain" \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DMPSYNC_CRITERION_TESTS=OFF -DMPSYNC_BUILD_BENCH=OFF \
-		-DMPSYNC_ARCH_GENERIC="$generic" >"$dir.configure.log" 2>&1 &&
-	cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1 || {
-		log "$target: configure/build FAILED"
-		tail -40 "$dir.configure.log" "$dir.build.log" 2>/dev/null
+		-DMPSYNC_ARCH_GENERIC="$generic" ${MPS_CROSS_CMAKE_ARGS:-} >"$dir.configure.log" 2>&1; then
+		log "$target: configure FAILED ($dir.configure.log)"
+		tail -30 "$dir.configure.log"
 		return 1
-	}
+	fi
+	cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1 && return 0
+	# Build what can be built, so the other tests still run.
+	if grep -q 'CMAKE_GENERATOR:INTERNAL=Unix Makefiles' "$dir/CMakeCache.txt"; then
+		cmake --build "$dir" -- -k >>"$dir.build.log" 2>&1
+	else
+		cmake --build "$dir" -- -k 0 >>"$dir.build.log" 2>&1
+	fi
+	log "$target: build FAILED ($dir.build.log):"
+	grep -E 'error:|undefined reference' "$dir.build.log" | sort -u | head -20 | sed 's/^/       | /'
+	return 2
 }
 
 # ---- tests -------------------------------------------------------------------
@@ -129,6 +143,7 @@ run_one() {
 	fi
 	[ "$rc" = 124 ] && rc="$rc (timed out after ${limit}s)"
 	printf '  FAIL %-40s %4ss  exit %s; last lines of %s:\n' "$name" "$secs" "$rc" "$logf"
+	[ -s "$logf" ] || echo "(no output: the executable may not have been built)" >"$logf"
 	tail -25 "$logf" | sed 's/^/       | /'
 	return 1
 }
@@ -166,11 +181,19 @@ mkdir -p "$build_root"
 for target in "${targets[@]}"; do
 	dir=$build_root/$target
 	log "$target: configure and build in $dir"
-	if ! configure_and_build "$target" "$dir"; then
+	configure_and_build "$target" "$dir"
+	case $? in
+	0) ;;
+	1)
 		total_fail=$((total_fail + 1))
-		summary+=("$(printf '%-16s build FAILED (%s.build.log)' "$target" "$dir")")
+		summary+=("$(printf '%-16s configure FAILED (%s.configure.log)' "$target" "$dir")")
 		continue
-	fi
+		;;
+	*)
+		total_fail=$((total_fail + 1))
+		summary+=("$(printf '%-16s build FAILED (%s.build.log); tests of what built:' "$target" "$dir")")
+		;;
+	esac
 	log "$target: running tests under $(command -v "qemu-$(arch_of "$target")")"
 	run_tests "$target" "$dir"
 done

@@ -80,6 +80,7 @@ barrier-timed-fix   | barrier | -DTIMED -DACTION_FAILS -DFIX_TRIP_TIMEOUT | safe
 barrier-control-fix | barrier | -DCONTROL -DTIMED -DARRIVALS0=1 -DFIX_TRIP_TIMEOUT -DFIX_ABORT_WAKE | safety | pass
 barrier-death-fix   | barrier | -DDEATH -DTIMED -DFIX_ABORT_WAKE -DFIX_TRIP_TIMEOUT | safety | pass
 barrier-reach-late  | barrier | -DCONTROL -DARRIVALS0=1 -DREACH_LATE_OUTCOME | safety | fail
+barrier-reach-newcomer| barrier | -DTIMED -DFIX_TRIP_TIMEOUT -DREACH_NEWCOMER_TIMEOUT | safety | fail
 barrier-mut-notrip  | barrier | -DMUT_NO_TRIPPING                     | safety | fail
 barrier-mut-nohist  | barrier | -DCONTROL -DARRIVALS0=1 -DMUT_NO_HISTORY | safety | fail
 barrier-mut-nowake  | barrier | -DMUT_NO_WAKE                         | safety | fail

@@ -195,12 +195,14 @@ static void test_fetch_add64(void)
 	EQ(w[2], 9);
 }
 
+#ifndef MPS_ARCH_NO_CYCLES
 static int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
+#endif
 
 static void test_spin_and_cycles(void)
 {

@@ -1,17 +1,20 @@
 /* barrier.pml: the Barrier's epochs with outcome history.
  *
  * Mirrors lib/barrier.c: mps_barrier_wait_action (the arrival loop, the wait
- * out of a TRIPPING epoch, the own-epoch loop), sleep_through, trip,
- * break_epoch, end_epoch, outcome, wake_if_sleepers, end_with
- * (mps_barrier_abort, mps_barrier_reset); the futex calls of lib/futex.c.
- * Not modelled: EINTR and withdraw(), spinning (loads only), init.
+ * out of a TRIPPING epoch that gives up breaking nothing, the own-epoch
+ * loop), sleep_through, trip, break_epoch, end_epoch (trips and breaks
+ * counted apart), outcome, wake_if_sleepers, end_with (mps_barrier_abort,
+ * mps_barrier_reset); the futex calls of lib/futex.c.
+ * Not modelled: EINTR and withdraw(), spinning (loads only), polls (a wait
+ * whose deadline passes at once is one of the TIMED runs), init.
  *
  * Modelling (sequential consistency; each CAS loop is one atomic step, the
  * one where its CAS succeeds or its early return reads):
  *   the state     one int with barrier.c's layout scaled down: epoch bits
- *                 0..3 (the futex word), count 4..6, BROKEN 7, TRIPPING 8,
- *                 SLEEPERS 9, history 10..22 (13 outcomes, as in barrier.c);
- *                 no run ends 15 epochs, so the epoch never wraps
+ *                 0..5 (the futex word: trips 0..2, breaks 3..5), count
+ *                 6..8, BROKEN 9, TRIPPING 10, SLEEPERS 11, history 12..24
+ *                 (13 outcomes, as in barrier.c); no run ends 7 passes, so
+ *                 neither counter wraps
  *   futex_wait    atomically: if epoch == mine, join the queue, else EAGAIN;
  *                 then block until woken, or with TIMED time out at any
  *                 moment; once the deadline has passed every later wait
@@ -27,7 +30,8 @@
  *   DEATH         waiter 1 may die at any step, the controller aborts once;
  *                 the others must all return
  *
- * Checks (ghost bookkeeping per epoch: members, count, outcome, breaker):
+ * Checks (ghost bookkeeping per pass, i.e. per epoch value in the order the
+ * epochs end: members, count, outcome, breaker):
  *   passes        an epoch trips only with exactly `parties` members, each
  *                 counted once, with distinct indexes 0..parties-1; the
  *                 state's count always equals the members counted
@@ -35,7 +39,10 @@
  *                 outcome: 0 only if that epoch tripped ok, MPS_EBROKEN only
  *                 if it ended broken, ETIMEDOUT only if this waiter broke it
  *                 (however late it reads it: REACH_LATE_OUTCOME must FAIL,
- *                 so reads after later epochs ended are explored)
+ *                 so reads after later epochs ended are explored); an
+ *                 arrival that times out while waiting out another pass's
+ *                 trip returns ETIMEDOUT and changes nothing
+ *                 (REACH_NEWCOMER_TIMEOUT must FAIL: the path is explored)
  *   who may break a pass: a timeout breaks only an epoch the waiter is a
  *                 member of, and only before all parties have arrived
  *                 (TRIPPING: Python runs the action under the Condition's
@@ -57,13 +64,16 @@
 #define ARRIVALS0 2      /* waits of waiter 0 */
 #endif
 
-#define EPOCH_MASK 15
-#define COUNT_SHIFT 4
-#define COUNT_ONE 16
-#define BROKEN 128
-#define TRIPPING 256
-#define SLEEPERS 512
-#define HIST_SHIFT 10
+/* epoch: trips in bits 0..2 (barrier.c: 0..23), breaks in bits 3..5 (24..31) */
+#define EPOCH_MASK 63
+#define TRIP_MASK 7
+#define BREAK_ONE 8
+#define COUNT_SHIFT 6
+#define COUNT_ONE 64
+#define BROKEN 512
+#define TRIPPING 1024
+#define SLEEPERS 2048
+#define HIST_SHIFT 12
 #define HIST_BITS 13
 #define HIST_MASK 8191
 
@@ -96,8 +106,8 @@
 #else
 #define FIX 0
 #endif
-/* The deadline applies to this sleep (with the fix: not once it has
- * passed during a trip, which is then waited out). */
+/* The deadline applies to this sleep (with the fix: not once it has passed
+ * while the waiter's own pass was tripping: the trip is then waited out). */
 #define DEADLINE_APPLIES (!(FIX && patient))
 
 int S;                            /* the state word */
@@ -106,9 +116,10 @@ byte sleep_epoch[NW];
 bool killed;
 byte finished;
 
-/* ghost, per epoch */
+/* ghost, per pass (the n-th end of an epoch ends pass n) */
+byte g_pass;
 byte g_members[8], g_count[8], g_indexes[8], g_out[8], g_breaker[8];
-byte late_reads;
+byte late_reads, newcomer_timeouts;
 
 #define INVARIANT(st) assert(!((st) & BROKEN) || (count_of(st) == 0 && !((st) & TRIPPING)))
 
@@ -117,33 +128,41 @@ inline futex_wake_all()
 	atomic { sleeping[0] = false; sleeping[1] = false; sleeping[2] = false }
 }
 
-/* The next epoch, with this one's outcome pushed into the history. */
+/* end_epoch(): the next epoch (a trip bumps the trips, a break the breaks),
+ * with this one's outcome pushed into the history. */
+#define next_epoch(e, broken) \
+	((broken) -> (((e) + BREAK_ONE) & EPOCH_MASK) : (((e) & ~TRIP_MASK) | (((e) + 1) & TRIP_MASK)))
 #ifdef MUT_NO_HISTORY
-#define end_epoch(st, broken) ((epoch_of(st) + 1) & EPOCH_MASK)
+#define end_epoch(st, broken) next_epoch(epoch_of(st), broken)
 #else
-#define end_epoch(st, broken) \
-	(((epoch_of(st) + 1) & EPOCH_MASK) | \
-	 (((((st) >> HIST_SHIFT) << 1) | (broken)) & HIST_MASK) << HIST_SHIFT)
+#define end_epoch(st, broken) (next_epoch(epoch_of(st), broken) | \
+	(((((st) >> HIST_SHIFT) << 1) | (broken)) & HIST_MASK) << HIST_SHIFT)
 #endif
 
-/* Ghost: epoch e ends with outcome o (called in the ending atomic step). */
-inline ghost_end(e, o, breaker)
+/* Ghost: the current pass ends with outcome o (in the ending atomic step). */
+inline ghost_end(o, breaker)
 {
-	assert(g_out[e] == PENDING);
-	assert(e < 7);             /* within the ghost arrays; the epoch never wraps */
-	g_out[e] = o;
-	g_breaker[e] = breaker
+	assert(g_out[g_pass] == PENDING);
+	g_out[g_pass] = o;
+	g_breaker[g_pass] = breaker;
+	g_pass++;
+	assert(g_pass < 7)     /* within the ghost arrays; no field wraps */
 }
 
 /* outcome(): for a waiter of epoch mine once the epoch has moved on. */
 inline outcome(st, res)
 {
-	age = (epoch_of(st) - mine) & EPOCH_MASK;
-	late_reads = late_reads + (age >= 2);
+	trips = (epoch_of(st) - mine) & TRIP_MASK;
+	breaks = ((epoch_of(st) - (mine & ~TRIP_MASK)) & EPOCH_MASK) >> 3;
+	late_reads = late_reads + (g_pass - gmine >= 2);
 	if
-	:: age > HIST_BITS -> res = EBROKEN
-	:: else -> res = (((st >> (HIST_SHIFT + age - 1)) & 1) -> EBROKEN : OK)
-	fi
+	:: breaks == 0 -> res = OK
+	:: breaks != 0 && trips == 0 -> res = EBROKEN
+	:: breaks != 0 && trips != 0 && trips + breaks > HIST_BITS -> res = EBROKEN
+	:: breaks != 0 && trips != 0 && trips + breaks <= HIST_BITS ->
+		res = (((st >> (HIST_SHIFT + trips + breaks - 1)) & 1) -> EBROKEN : OK)
+	fi;
+	trips = 0; breaks = 0
 }
 
 /* mps_barrier_wait_action as a machine of atomic steps, one per shared
@@ -170,8 +189,9 @@ inline after_sleep()
 {
 	if
 	:: !own && r != ETIMEDOUT -> phase = ARRIVE    /* the trip ended: arrive again */
+	:: !own && r == ETIMEDOUT -> res = ETIMEDOUT; phase = DONE; newcomer_timeouts++  /* breaks nothing */
 	:: own && epoch_of(st) != mine -> outcome(st, res); phase = DONE
-	:: r == ETIMEDOUT && !(own && epoch_of(st) != mine) -> phase = BREAK
+	:: own && epoch_of(st) == mine -> assert(r == ETIMEDOUT); phase = BREAK
 	fi;
 	r = OK
 }
@@ -191,20 +211,21 @@ inline barrier_wait(res)
 #endif
 		:: else ->
 			mine = epoch_of(st);
+			gmine = g_pass;
 			index = count_of(st);
 			S = st + COUNT_ONE;
 			if
 			:: index + 1 == PARTIES -> S = S | TRIPPING
 			:: else
 			fi;
-			/* ghost: a new member of epoch mine */
-			assert(!(g_members[mine] & (1 << me)));
-			assert(!(g_indexes[mine] & (1 << index)));
-			g_members[mine] = g_members[mine] | (1 << me);
-			g_indexes[mine] = g_indexes[mine] | (1 << index);
-			g_count[mine]++;
-			assert(count_of(S) == g_count[mine] && g_count[mine] <= PARTIES);
-			assert(g_out[mine] == PENDING);
+			/* ghost: a new member of the current pass */
+			assert(!(g_members[gmine] & (1 << me)));
+			assert(!(g_indexes[gmine] & (1 << index)));
+			g_members[gmine] = g_members[gmine] | (1 << me);
+			g_indexes[gmine] = g_indexes[gmine] | (1 << index);
+			g_count[gmine]++;
+			assert(count_of(S) == g_count[gmine] && g_count[gmine] <= PARTIES);
+			assert(g_out[gmine] == PENDING);
 			INVARIANT(S);
 			target = mine;
 			own = true;
@@ -223,9 +244,9 @@ inline barrier_wait(res)
 		if
 		:: epoch_of(st) != mine -> res = EBROKEN; phase = DONE  /* aborted or reset meanwhile */
 		:: else ->
-			assert(g_count[mine] == PARTIES);
+			assert(g_count[gmine] == PARTIES && g_pass == gmine);
 			S = end_epoch(st, result != OK) | ((result != OK) -> BROKEN : 0);
-			ghost_end(mine, ((result == OK) -> WENT_OK : WENT_BROKEN), 0);
+			ghost_end(((result == OK) -> WENT_OK : WENT_BROKEN), 0);
 			INVARIANT(S);
 			res = result;
 			phase = ((st & SLEEPERS) -> WAKE : DONE)
@@ -283,14 +304,14 @@ end_sleep:	if
 			/* A timeout may only break a pass the waiter is in,
 			 * and not once all its parties have arrived (the
 			 * last one is running the action). */
-			assert(g_members[target] & (1 << me));
+			assert(own && g_pass == gmine && (g_members[gmine] & (1 << me)));
 			assert(!(st & TRIPPING));
 			S = end_epoch(st, 1) | BROKEN;
-			ghost_end(target, WENT_BROKEN, me + 1);
+			ghost_end(WENT_BROKEN, me + 1);
 			INVARIANT(S);
 			res = ETIMEDOUT;
 			phase = ((st & SLEEPERS) -> WAKE : DONE)
-		:: else -> phase = (own -> WAIT_LOAD : ARRIVE)
+		:: else -> phase = WAIT_LOAD         /* it ended meanwhile: read the outcome */
 		fi
 	   }
 	:: atomic { phase == WAKE -> futex_wake_all(); phase = DONE }
@@ -300,14 +321,14 @@ end_sleep:	if
 		if
 		:: index != 255 ->
 			if
-			:: res == OK -> assert(g_out[mine] == WENT_OK)
-			:: res == EBROKEN -> assert(g_out[mine] == WENT_BROKEN)
-			:: res == ETIMEDOUT -> assert(g_out[mine] == WENT_BROKEN && g_breaker[mine] == me + 1)
-			:: res == ACTFAIL -> assert(g_out[mine] == WENT_BROKEN && g_breaker[mine] == 0)
+			:: res == OK -> assert(g_out[gmine] == WENT_OK)
+			:: res == EBROKEN -> assert(g_out[gmine] == WENT_BROKEN)
+			:: res == ETIMEDOUT -> assert(g_out[gmine] == WENT_BROKEN && g_breaker[gmine] == me + 1)
+			:: res == ACTFAIL -> assert(g_out[gmine] == WENT_BROKEN && g_breaker[gmine] == 0)
 			fi
 		:: else -> assert(res == EBROKEN || res == ETIMEDOUT)   /* never arrived */
 		fi;
-		phase = ARRIVE; st = 0; target = 0; mine = 0; index = 255; age = 0;
+		phase = ARRIVE; st = 0; target = 0; mine = 0; gmine = 0; index = 255;
 		expired = false; own = false; patient = false;
 		break
 	   }
@@ -319,7 +340,7 @@ end_sleep:	if
 active [NW] proctype waiter()
 {
 	int st;
-	byte me = _pid, mine, index = 255, target, phase, r, res, result, age, n;
+	byte me = _pid, mine, gmine, index = 255, target, phase, r, res, result, trips, breaks, n;
 	bool own, expired, patient;
 
 	n = ((me == 0) -> ARRIVALS0 : 1);
@@ -347,7 +368,7 @@ inline end_with(set_broken)
 			if
 			:: occupied ->
 				S = end_epoch(st, 1);
-				ghost_end(epoch_of(st), WENT_BROKEN, 0)
+				ghost_end(WENT_BROKEN, 0)
 			:: else -> S = st & ~(BROKEN | SLEEPERS)
 			fi;
 			if
@@ -419,6 +440,9 @@ end:	do
 		assert(!sleeping[0] && !sleeping[1] && !sleeping[2]);
 #ifdef REACH_LATE_OUTCOME
 		assert(late_reads == 0);
+#endif
+#ifdef REACH_NEWCOMER_TIMEOUT
+		assert(newcomer_timeouts == 0);
 #endif
 		break
 	od
