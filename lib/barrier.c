@@ -26,9 +26,13 @@
  *             waiter of pass i is never counted in pass i+1; if its timeout
  *             expires first it returns ETIMEDOUT, having broken nothing.
  *   timeout   a waiter whose deadline passes ends its epoch broken and sets
- *             BROKEN (ETIMEDOUT for it, MPS_EBROKEN for the rest).
+ *             BROKEN (ETIMEDOUT for it, MPS_EBROKEN for the rest) — unless
+ *             TRIPPING is set: every party has arrived and the action runs,
+ *             so the waiter waits the trip out and gets the pass's outcome.
  *   abort     sets BROKEN; ends the epoch broken if anyone is in it.
  *   reset     ends the epoch broken if anyone is in it; clears BROKEN.
+ *             Both always wake the epoch word: a party that died between
+ *             ending an epoch and waking its sleepers is covered by them.
  * No releaser waits for anyone. A dead waiter leaves count one short, so the
  * barrier cannot trip: survivors end by timeout or abort(), as in Python. */
 #include <errno.h>
@@ -99,20 +103,26 @@ int mps_barrier_init(mps_barrier_t *b, unsigned parties, double timeout)
 	return 0;
 }
 
-/* Ends epoch mine as broken, if it is still current. */
-static bool break_epoch(mps_barrier_t *b, uint32_t mine)
+enum break_result { BROKE, MOVED_ON, TRIPPING_NOW };
+
+/* Ends epoch mine as broken, if it is still current and its action is not
+ * running: once every party has arrived, a timeout no longer breaks the
+ * pass (as in Python, where the action runs under the barrier's lock). */
+static enum break_result break_epoch(mps_barrier_t *b, uint32_t mine)
 {
 	uint64_t st = a_load64(&b->state), seen;
 	for (;;) {
 		if (epoch_of(st) != mine)
-			return false;
+			return MOVED_ON;
+		if (st & TRIPPING)
+			return TRIPPING_NOW;
 		seen = a_cas64(&b->state, st, end_epoch(st, true) | BROKEN);
 		if (seen == st)
 			break;
 		st = seen;
 	}
 	wake_if_sleepers(b, st);
-	return true;
+	return BROKE;
 }
 
 /* Sleeps until epoch mine ends or the deadline; returns the final state,
@@ -224,13 +234,20 @@ int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
 		break;
 	}
 	uint32_t mine = epoch_of(st);
+	struct mps_deadline forever = { .kind = MPS_DEADLINE_NEVER };
+	const struct mps_deadline *until = &deadline;
 	for (;;) {
 		int r;
-		st = sleep_through(b, mine, &deadline, &r);
+		st = sleep_through(b, mine, until, &r);
 		if (epoch_of(st) != mine)
 			return outcome(st, mine);
-		if (r == ETIMEDOUT && break_epoch(b, mine))
-			return ETIMEDOUT;
+		if (r == ETIMEDOUT) {
+			enum break_result br = break_epoch(b, mine);
+			if (br == BROKE)
+				return ETIMEDOUT;
+			if (br == TRIPPING_NOW)
+				until = &forever;   /* wait the trip out; abort() ends it */
+		}
 		/* The action is running: an interrupt cannot withdraw any more. */
 		if (r == EINTR && withdraw(b, mine))
 			return EINTR;
@@ -261,8 +278,9 @@ static int end_with(mps_barrier_t *b, bool set_broken)
 			break;
 		st = seen;
 	}
-	if (epoch_of(next) != epoch_of(st))
-		wake_if_sleepers(b, st);
+	/* Always: a party that died between its CAS ending an epoch and its
+	 * wake left sleepers of that epoch that nobody else would wake. */
+	mps_futex_wake(futex_word(b), INT_MAX, MPS_FUTEX_ANY);
 	return 0;
 }
 

@@ -19,6 +19,8 @@
 # A target that fails to build counts as one failure, and the tests whose
 # executables did build still run. Exits non-zero if any build or test fails;
 # the last line is the summary "N passed, N failed".
+# Flags and package lists are split on purpose.
+# shellcheck disable=SC2086
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -59,7 +61,7 @@ install_prerequisites() {
 		log "missing: $pkgs (MPS_CROSS_NO_INSTALL=1)"
 		return 1
 	fi
-	log "installing: $(echo $pkgs)"
+	log "installing: $(printf "%s " $pkgs)"
 	local sudo=
 	[ "$(id -u)" -ne 0 ] && sudo=sudo
 	$sudo apt-get update -qq &&
@@ -149,7 +151,7 @@ run_one() {
 }
 
 run_tests() {
-	local target=$1 dir=$2 pass=0 fail=0 skip=0 line
+	local target=$1 dir=$2 pass=0 fail=0 skip=0
 	local name tmo wf src wd envq cmdq
 	while IFS=$'\t' read -r name tmo wf src wd envq cmdq; do
 		run_one "$dir" "$name" "$tmo" "$wf" "$src" "$wd" "$envq" "$cmdq"

@@ -101,11 +101,9 @@
 #else
 #define VICTIM 99
 #endif
-#ifdef FIX_TRIP_TIMEOUT
+/* lib/barrier.c waits a trip out instead of breaking it (break_epoch
+ * refuses a TRIPPING epoch). */
 #define FIX 1
-#else
-#define FIX 0
-#endif
 /* The deadline applies to this sleep (with the fix: not once it has passed
  * while the waiter's own pass was tripping: the trip is then waited out). */
 #define DEADLINE_APPLIES (!(FIX && patient))
@@ -294,13 +292,9 @@ end_sleep:	if
 		phase == BREAK ->                                    /* break_epoch */
 		st = S;
 		if
-#ifdef FIX_TRIP_TIMEOUT
 		:: epoch_of(st) == target && (st & TRIPPING) ->
 			patient = true; phase = WAIT_LOAD           /* wait the trip out */
 		:: epoch_of(st) == target && !(st & TRIPPING) ->
-#else
-		:: epoch_of(st) == target ->
-#endif
 			/* A timeout may only break a pass the waiter is in,
 			 * and not once all its parties have arrived (the
 			 * last one is running the action). */
@@ -379,14 +373,7 @@ inline end_with(set_broken)
 			INVARIANT(S)
 		fi
 	};
-#ifdef FIX_ABORT_WAKE
 	futex_wake_all();       /* whoever still sleeps on an older epoch */
-#else
-	if
-	:: epoch_of(nxt) != epoch_of(st) && (st & SLEEPERS) -> futex_wake_all()
-	:: else
-	fi;
-#endif
 	st = 0; nxt = 0; occupied = false
 }
 
@@ -455,9 +442,9 @@ end:	do
  *                    outcome)
  *   MUT_NO_WAKE      sleepers never set SLEEPERS, so nobody wakes them
  *
- * Changes proposed to lib/barrier.c for the two failures this model finds
- * (tools/models.sh checks that each makes its configuration verify):
- *   FIX_TRIP_TIMEOUT  (TIMED) a timeout never breaks an epoch that has
+ * Two failures this model found in an earlier lib/barrier.c, fixed there and
+ * now part of the model (the configurations below verify only with them):
+ *   trip timeout      (TIMED) a timeout never breaks an epoch that has
  *                     TRIPPING set (all its parties arrived; the last runs
  *                     the action, as under Python's lock): break_epoch
  *                     refuses it and the waiter waits the trip out without
@@ -467,7 +454,7 @@ end:	do
  *                     pass's trip arrives in the next pass, where its
  *                     passed deadline breaks its own pass (unless it is
  *                     the last arrival and trips it)
- *   FIX_ABORT_WAKE    (DEATH) abort() and reset() wake the epoch word
+ *   abort wake        (DEATH) abort() and reset() wake the epoch word
  *                     whether or not they end an occupied epoch: a party that
  *                     died between its CAS ending an epoch and its
  *                     FUTEX_WAKE leaves sleepers of the ended epoch that
