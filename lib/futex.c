@@ -1,6 +1,7 @@
 /* futex(2) with FUTEX_WAIT_BITSET and absolute CLOCK_MONOTONIC deadlines, so a
  * retry after a spurious wake or a signal reuses the caller's deadline and
- * wall-clock jumps change nothing. Never FUTEX_PRIVATE_FLAG. */
+ * wall-clock jumps change nothing. Only shared futex operations: a private
+ * one would never wake a waiter in another process. */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
