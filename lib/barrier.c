@@ -26,9 +26,9 @@
  *             waiter of pass i is never counted in pass i+1; if its timeout
  *             expires first it returns ETIMEDOUT, having broken nothing.
  *   timeout   a waiter whose deadline passes ends its epoch broken and sets
- *             BROKEN (ETIMEDOUT for it, MPS_EBROKEN for the rest) — unless
- *             TRIPPING is set: every party has arrived and the action runs,
- *             so the waiter waits the trip out and gets the pass's outcome.
+ *             BROKEN (ETIMEDOUT for it, MPS_EBROKEN for the rest), even while
+ *             the action runs (the tripper then gets MPS_EBROKEN): waiting for
+ *             a party that may have died would let one crash wedge the rest.
  *   abort     sets BROKEN; ends the epoch broken if anyone is in it.
  *   reset     ends the epoch broken if anyone is in it; clears BROKEN.
  *             Both always wake the epoch word: a party that died between
@@ -103,26 +103,22 @@ int mps_barrier_init(mps_barrier_t *b, unsigned parties, double timeout)
 	return 0;
 }
 
-enum break_result { BROKE, MOVED_ON, TRIPPING_NOW };
-
-/* Ends epoch mine as broken, if it is still current and its action is not
- * running: once every party has arrived, a timeout no longer breaks the
- * pass (as in Python, where the action runs under the barrier's lock). */
-static enum break_result break_epoch(mps_barrier_t *b, uint32_t mine)
+/* Ends epoch mine as broken, if it is still current. This holds even while
+ * the last party runs the action: a waiter whose timeout expires is never
+ * made to wait for a party that may have died. */
+static bool break_epoch(mps_barrier_t *b, uint32_t mine)
 {
 	uint64_t st = a_load64(&b->state), seen;
 	for (;;) {
 		if (epoch_of(st) != mine)
-			return MOVED_ON;
-		if (st & TRIPPING)
-			return TRIPPING_NOW;
+			return false;
 		seen = a_cas64(&b->state, st, end_epoch(st, true) | BROKEN);
 		if (seen == st)
 			break;
 		st = seen;
 	}
 	wake_if_sleepers(b, st);
-	return BROKE;
+	return true;
 }
 
 /* Sleeps until epoch mine ends or the deadline; returns the final state,
@@ -234,20 +230,13 @@ int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
 		break;
 	}
 	uint32_t mine = epoch_of(st);
-	struct mps_deadline forever = { .kind = MPS_DEADLINE_NEVER };
-	const struct mps_deadline *until = &deadline;
 	for (;;) {
 		int r;
-		st = sleep_through(b, mine, until, &r);
+		st = sleep_through(b, mine, &deadline, &r);
 		if (epoch_of(st) != mine)
 			return outcome(st, mine);
-		if (r == ETIMEDOUT) {
-			enum break_result br = break_epoch(b, mine);
-			if (br == BROKE)
-				return ETIMEDOUT;
-			if (br == TRIPPING_NOW)
-				until = &forever;   /* wait the trip out; abort() ends it */
-		}
+		if (r == ETIMEDOUT && break_epoch(b, mine))
+			return ETIMEDOUT;
 		/* The action is running: an interrupt cannot withdraw any more. */
 		if (r == EINTR && withdraw(b, mine))
 			return EINTR;
