@@ -1227,6 +1227,8 @@ static unsigned mixed_burst(const struct cond_case *c, struct mps_area *a, uint3
 static void mixed_finish(const struct cond_case *c, struct mps_area *a, uint32_t *expected)
 {
 	await_count(c, a, C_SUCCESS, *expected, "successes");
+	/* A chosen long waiter counts its success before it waits again. */
+	await_count(c, a, C_LONG_IN, LONG_N, "long waiters waiting again");
 	parent_lock(c, a);
 	cr_assert_eq(count(a, C_SUCCESS), *expected, "%s: %u successes for %u notified",
 	             case_name(c), count(a, C_SUCCESS), *expected);
