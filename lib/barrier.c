@@ -193,14 +193,22 @@ static int trip(mps_barrier_t *b, uint32_t mine, int (*action)(void *), void *ar
 	return result;
 }
 
+/* The deadline, converted the first time a waiter may sleep: the last
+ * arriver, and every Barrier(1) wait, never read the clock. */
+static const struct mps_deadline *deadline_for(struct mps_deadline *d, double timeout)
+{
+	if (d->kind == MPS_DEADLINE_UNSET)
+		mps_deadline_init(d, timeout);
+	return d;
+}
+
 int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
                             int (*action)(void *), void *arg, unsigned *index)
 {
 	if (mps_timeout_invalid(timeout) || b->parties == 0)
 		return EINVAL;
 	uint32_t parties = b->parties;
-	struct mps_deadline deadline;
-	mps_deadline_init(&deadline, timeout);
+	struct mps_deadline deadline = { .kind = MPS_DEADLINE_UNSET };
 	uint64_t st = a_load64(&b->state), seen;
 	for (;;) {
 		if (st & BROKEN)
@@ -209,7 +217,7 @@ int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
 			int r;
 			/* Not part of the pass whose action runs: giving up here
 			 * breaks nothing. */
-			st = sleep_through(b, epoch_of(st), &deadline, &r);
+			st = sleep_through(b, epoch_of(st), deadline_for(&deadline, timeout), &r);
 			if (r)
 				return r;
 			continue;
@@ -232,7 +240,7 @@ int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
 	uint32_t mine = epoch_of(st);
 	for (;;) {
 		int r;
-		st = sleep_through(b, mine, &deadline, &r);
+		st = sleep_through(b, mine, deadline_for(&deadline, timeout), &r);
 		if (epoch_of(st) != mine)
 			return outcome(st, mine);
 		if (r == ETIMEDOUT && break_epoch(b, mine))

@@ -263,16 +263,18 @@ static int wait_for(mps_cond_t *c, uint32_t *lockword, uint32_t *depth,
 		return EINVAL;
 	if ((a_load_relaxed(lockword) & LW_TID_MASK) != mps_self_tid())
 		return EPERM;
+	if (pred(arg))
+		return 0;      /* no clock read when nothing waits */
 	struct mps_deadline deadline;
 	mps_deadline_init(&deadline, timeout);
 	for (;;) {
-		if (pred(arg))
-			return 0;
 		if (mps_deadline_passed(&deadline))
 			return ETIMEDOUT;
 		int err = wait_deadline(c, lockword, depth, &deadline);
 		if (err && err != ETIMEDOUT)
 			return err;
+		if (pred(arg))
+			return 0;
 	}
 }
 

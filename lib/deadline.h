@@ -11,6 +11,7 @@ enum mps_deadline_kind {
 	MPS_DEADLINE_POLL,    /* timeout <= 0: one attempt, never sleep */
 	MPS_DEADLINE_AT,      /* sleep until 'at' */
 	MPS_DEADLINE_NEVER,   /* MPS_FOREVER, or too far away to matter */
+	MPS_DEADLINE_UNSET,   /* not converted yet (converted lazily by a caller) */
 };
 
 struct mps_deadline {
