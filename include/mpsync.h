@@ -11,6 +11,10 @@
 #include "mpsync/event.h"
 #include "mpsync/cond.h"
 #include "mpsync/barrier.h"
+#include "mpsync/segment.h"
+#include "mpsync/value.h"
+#include "mpsync/queue.h"
+#include "mpsync/container.h"
 
 #define MPSYNC_VERSION_MAJOR 0
 #define MPSYNC_VERSION_MINOR 1

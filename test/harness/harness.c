@@ -137,11 +137,16 @@ struct mps_area *mps_area_create(void)
 	area_creator = getpid();
 	mapped_area = map_area(area_name, true);
 	cr_assert(mapped_area != NULL, "cannot create shm area %s: %s", area_name, strerror(errno));
+	/* A name for a test's mpsync segment; unlinked with the area. */
+	snprintf(mapped_area->segname, sizeof mapped_area->segname, "%s-seg", area_name + 1);
 	return mapped_area;
 }
 
 void mps_area_destroy(struct mps_area *area)
 {
+	char seg[80];
+	snprintf(seg, sizeof seg, "/%s", area->segname);
+	shm_unlink(seg);
 	munmap(area, AREA_BYTES);
 	shm_unlink(area_name);
 	area_name[0] = 0;  /* nothing left for unlink_leaked_area */
@@ -154,8 +159,12 @@ void mps_area_destroy(struct mps_area *area)
  * parent's segment. */
 __attribute__((destructor)) static void unlink_leaked_area(void)
 {
-	if (area_name[0] && area_creator == getpid())
+	if (area_name[0] && area_creator == getpid()) {
+		char seg[96];
+		snprintf(seg, sizeof seg, "%s-seg", area_name);
+		shm_unlink(seg);
 		shm_unlink(area_name);
+	}
 }
 
 /* --- spawned helper mode: this binary, started again by posix_spawn --- */

@@ -37,6 +37,7 @@ struct mps_area {
 	uintptr_t view[MPS_MAX_WORKERS];  /* where each worker mapped the area */
 	int32_t pid[MPS_MAX_WORKERS];
 	int64_t arg;                   /* scenario parameter */
+	char segname[80];              /* a free mpsync segment name for this test */
 };
 
 typedef int (*mps_role_fn)(struct mps_area *area, int index);

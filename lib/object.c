@@ -1,0 +1,323 @@
+/* Objects: creation by name, references, destruction.
+ *
+ * Encoding: struct mps_object before each payload: magic (MPS_OBJ_MAGIC
+ * while alive, 0 once freed), kind, refs, and self, the payload's offset,
+ * which is how any function finds the segment from a payload pointer.
+ *
+ * Protocol: creation is one transaction of the segment lock: allocate the
+ * block, fill its header, run the kind's init on the zeroed payload, set
+ * magic (journalled, so an undone creation leaves no live-looking object),
+ * insert the name. A process killed anywhere in it leaves no trace; a bad
+ * parameter found by init aborts it the same way.
+ *
+ * refs changes by atomic add, without the segment lock: the directory
+ * name holds one, every container slot one, every caller that obtained an
+ * object from a container or created it unnamed one. The thread that takes
+ * refs to 0 tears the object down (its kind releases what it holds) and
+ * frees the block in a segment transaction. A process killed between a
+ * name's removal and the release of its reference leaks that object: space
+ * is lost, nothing is corrupted. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../arch/atomic.h"
+#include "seg.h"
+
+static const char *const kind_names[MPS_KIND_COUNT] = {
+	[MPS_KIND_NONE] = "none",
+	[MPS_KIND_LOCK] = "Lock",
+	[MPS_KIND_RLOCK] = "RLock",
+	[MPS_KIND_SEMAPHORE] = "Semaphore",
+	[MPS_KIND_BOUNDED_SEMAPHORE] = "BoundedSemaphore",
+	[MPS_KIND_EVENT] = "Event",
+	[MPS_KIND_CONDITION] = "Condition",
+	[MPS_KIND_BARRIER] = "Barrier",
+	[MPS_KIND_VALUE] = "Value",
+	[MPS_KIND_ARRAY] = "Array",
+	[MPS_KIND_QUEUE] = "Queue",
+	[MPS_KIND_JOINABLE_QUEUE] = "JoinableQueue",
+	[MPS_KIND_DICT] = "dict",
+	[MPS_KIND_LIST] = "list",
+	[MPS_KIND_NAMESPACE] = "Namespace",
+};
+
+const char *mps_kind_name(enum mps_kind kind)
+{
+	return (unsigned)kind < MPS_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+struct mps_seg_header *mps_obj_segment(const void *payload)
+{
+	if (!payload || (uintptr_t)payload % MPS_BLOCK_ALIGN)
+		return NULL;
+	const struct mps_object *o = mps_obj_header(payload);
+	if (o->magic != MPS_OBJ_MAGIC || o->self > (uintptr_t)payload)
+		return NULL;
+	struct mps_seg_header *h = (struct mps_seg_header *)((char *)payload - o->self);
+	if (h->magic != MPS_SEG_MAGIC || o->self >= h->size)
+		return NULL;
+	return h;
+}
+
+void *mps_obj_at(const struct mps_seg_header *h, uint64_t off)
+{
+	if (off < h->heap_start + sizeof(struct mps_block) + sizeof(struct mps_object) ||
+	    off >= h->heap_end || off % MPS_BLOCK_ALIGN)
+		return NULL;
+	void *payload = mps_seg_ptr(h, off);
+	const struct mps_object *o = mps_obj_header(payload);
+	if (o->magic != MPS_OBJ_MAGIC || o->self != off)
+		return NULL;
+	return payload;
+}
+
+static void teardown(struct mps_seg_header *h, enum mps_kind kind, void *payload)
+{
+	switch (kind) {
+	case MPS_KIND_VALUE:
+	case MPS_KIND_ARRAY:
+		mps_value_teardown(h, payload);
+		break;
+	case MPS_KIND_QUEUE:
+	case MPS_KIND_JOINABLE_QUEUE:
+		mps_queue_teardown(h, payload);
+		break;
+	case MPS_KIND_DICT:
+		mps_dict_teardown(h, payload);
+		break;
+	case MPS_KIND_LIST:
+		mps_list_teardown(h, payload);
+		break;
+	case MPS_KIND_NAMESPACE:
+		mps_namespace_teardown(h, payload);
+		break;
+	default:
+		break;   /* the primitives hold nothing */
+	}
+}
+
+static void destroy(struct mps_seg_header *h, struct mps_object *o)
+{
+	teardown(h, (enum mps_kind)o->kind, mps_obj_payload(o));
+	bool took = mps_seg_enter(h);
+	mps_journal_store32(h, &h->guard.journal, &o->magic, 0);
+	mps_journal_store32(h, &h->guard.journal, &h->objects, h->objects - 1);
+	mps_heap_free_locked(h, mps_seg_off(h, o));
+	mps_seg_leave(h, took);
+}
+
+void mps_obj_retain_at(struct mps_seg_header *h, uint64_t off)
+{
+	void *p = mps_obj_at(h, off);
+	if (p)
+		a_fetch_add(&mps_obj_header(p)->refs, 1);
+}
+
+void mps_obj_release_at(struct mps_seg_header *h, uint64_t off)
+{
+	void *p = mps_obj_at(h, off);
+	if (!p)
+		return;
+	struct mps_object *o = mps_obj_header(p);
+	if (a_fetch_add(&o->refs, (uint32_t)-1) == 1)
+		destroy(h, o);
+}
+
+int mps_object_retain(void *object)
+{
+	struct mps_seg_header *h = mps_obj_segment(object);
+	if (!h)
+		return EINVAL;
+	a_fetch_add(&mps_obj_header(object)->refs, 1);
+	return 0;
+}
+
+int mps_object_release(void *object)
+{
+	struct mps_seg_header *h = mps_obj_segment(object);
+	if (!h)
+		return EINVAL;
+	mps_obj_release_at(h, mps_obj_offset(object));
+	return 0;
+}
+
+enum mps_kind mps_object_kind(const void *object)
+{
+	if (!mps_obj_segment(object))
+		return MPS_KIND_NONE;
+	return (enum mps_kind)mps_obj_header(object)->kind;
+}
+
+unsigned mps_object_refs(const void *object)
+{
+	if (!mps_obj_segment(object))
+		return 0;
+	return a_load(&mps_obj_header(object)->refs);
+}
+
+/* Segment lock held, transaction running: a new object with one reference. */
+static int create_locked(struct mps_seg_header *h, enum mps_kind kind, size_t payload_size,
+                         mps_obj_init_fn init, void *arg, void **out)
+{
+	uint64_t off;
+	size_t total = sizeof(struct mps_object) + payload_size;
+	if (payload_size > h->size)
+		return ENOSPC;
+	int r = mps_heap_alloc_locked(h, total, &off);
+	if (r)
+		return r;
+	struct mps_object *o = mps_seg_ptr(h, off);
+	memset(o, 0, total);
+	o->kind = (uint16_t)kind;
+	o->refs = 1;
+	o->self = off + sizeof(struct mps_object);
+	o->size = payload_size;
+	if (init && (r = init(h, mps_obj_payload(o), arg)) != 0)
+		return r;
+	mps_journal_store32(h, &h->guard.journal, &o->magic, MPS_OBJ_MAGIC);
+	mps_journal_store32(h, &h->guard.journal, &h->objects, h->objects + 1);
+	*out = mps_obj_payload(o);
+	return 0;
+}
+
+static int find_or_create_locked(struct mps_seg_header *h, const char *name,
+                                 enum mps_open_mode mode, enum mps_kind kind,
+                                 size_t payload_size, mps_obj_init_fn init, void *arg,
+                                 void **out, bool *created)
+{
+	struct mps_dir_entry *e = mps_dir_find(h, name);
+	if (e) {
+		if (e->kind != (uint32_t)kind)
+			return EPROTOTYPE;
+		if (mode == MPS_CREATE_ONLY)
+			return EEXIST;
+		*out = mps_seg_ptr(h, e->object);
+		return 0;
+	}
+	if (mode == MPS_OPEN_ONLY)
+		return ENOENT;
+	int r = create_locked(h, kind, payload_size, init, arg, out);
+	if (r == 0)
+		r = mps_dir_insert(h, name, kind, mps_obj_offset(*out));
+	if (r == 0)
+		*created = true;
+	return r;
+}
+
+static int check_name(const char *name)
+{
+	if (!name)
+		return 0;
+	size_t n = strnlen(name, MPS_OBJ_NAME_MAX + 1);
+	if (n == 0)
+		return EINVAL;
+	return n > MPS_OBJ_NAME_MAX ? ENAMETOOLONG : 0;
+}
+
+int mps_seg_object(mps_segment_t *seg, const char *name, enum mps_open_mode mode,
+                   enum mps_kind kind, size_t payload_size, mps_obj_init_fn init, void *arg,
+                   void **out, bool *created)
+{
+	bool dummy;
+	if (!created)
+		created = &dummy;
+	*created = false;
+	if (!seg || !out || kind <= MPS_KIND_NONE || kind >= MPS_KIND_COUNT ||
+	    (unsigned)mode > MPS_OPEN_ONLY)
+		return EINVAL;
+	int r = check_name(name);
+	if (r)
+		return r;
+	struct mps_seg_header *h = seg->h;
+	bool took = mps_seg_enter(h);
+	void *obj = NULL;
+	if (name) {
+		r = find_or_create_locked(h, name, mode, kind, payload_size, init, arg, &obj, created);
+	} else {
+		r = create_locked(h, kind, payload_size, init, arg, &obj);
+		*created = r == 0;
+	}
+	if (r && took) {
+		mps_journal_abort(h, &h->guard.journal);
+		mps_guard_release(&h->guard);
+		return r;
+	}
+	mps_seg_leave(h, took);
+	if (r == 0)
+		*out = obj;
+	return r;
+}
+
+int mps_obj_new(struct mps_seg_header *h, enum mps_kind kind, size_t payload_size,
+                mps_obj_init_fn init, void *arg, void **out)
+{
+	bool took = mps_seg_enter(h);
+	int r = create_locked(h, kind, payload_size, init, arg, out);
+	if (r && took) {
+		mps_journal_abort(h, &h->guard.journal);
+		mps_guard_release(&h->guard);
+		return r;
+	}
+	mps_seg_leave(h, took);
+	return r;
+}
+
+int mps_segment_find(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind)
+{
+	if (!seg || !name || !object)
+		return EINVAL;
+	int r = check_name(name);
+	if (r)
+		return r;
+	struct mps_seg_header *h = seg->h;
+	bool took = mps_seg_enter(h);
+	struct mps_dir_entry *e = mps_dir_find(h, name);
+	if (e) {
+		*object = mps_seg_ptr(h, e->object);
+		if (kind)
+			*kind = (enum mps_kind)e->kind;
+	}
+	mps_seg_leave(h, took);
+	return e ? 0 : ENOENT;
+}
+
+int mps_segment_remove(mps_segment_t *seg, const char *name)
+{
+	if (!seg || !name)
+		return EINVAL;
+	int r = check_name(name);
+	if (r)
+		return r;
+	struct mps_seg_header *h = seg->h;
+	bool took = mps_seg_enter(h);
+	struct mps_dir_entry *e = mps_dir_find(h, name);
+	uint64_t off = e ? e->object : 0;
+	if (e)
+		mps_dir_delete(h, e);
+	mps_seg_leave(h, took);
+	if (!off)
+		return ENOENT;
+	mps_obj_release_at(h, off);
+	return 0;
+}
+
+int mps_segment_foreach(mps_segment_t *seg, mps_segment_visit_fn fn, void *arg)
+{
+	if (!seg || !fn)
+		return EINVAL;
+	struct mps_seg_header *h = seg->h;
+	struct mps_dir_entry *copy = malloc(sizeof *copy * h->dir_capacity);
+	if (!copy)
+		return ENOMEM;
+	bool took = mps_seg_enter(h);
+	uint32_t n = mps_dir_snapshot(h, copy, h->dir_capacity);
+	mps_seg_leave(h, took);
+	for (uint32_t i = 0; i < n; i++) {
+		void *obj = mps_obj_at(h, copy[i].object);
+		if (obj && fn(copy[i].name, (enum mps_kind)copy[i].kind, obj, arg))
+			break;
+	}
+	free(copy);
+	return 0;
+}

@@ -1,0 +1,2 @@
+/* placeholder until var.c lands */
+#include "seg.h"
