@@ -10,6 +10,10 @@
  *   uncontended.c contended.c handoff.c barrier.c notify.c urcu.c
  *                 one file per scenario family (urcu_none.c replaces
  *                 urcu.c when liburcu-memb is not found)
+ *   manager.c     the manager family: segment objects against Python's
+ *                 SyncManager; its rows come from segment.c (mpsync, public
+ *                 API only), ipc.c (POSIX mq, pipe) and python.c, which runs
+ *                 manager.py (installed next to the executable)
  *   strace.c      futex syscall counts for glibc, by re-running under strace
  *   results.c     result rows and the CSV
  *   report.c      the human table and the targets
@@ -30,7 +34,9 @@
 #define SAMPLE_EVERY  16     /* contended: time one acquisition in this many */
 
 enum mode { MODE_NONE, MODE_THREADS, MODE_PROCS };
-enum role { ROLE_MPS, ROLE_REF, ROLE_FLOOR };   /* mpsync, counterpart, floor */
+/* mpsync, counterpart, floor; ALT: context rows (manager: other IPC, other
+ * mpsync calls), shown with their ratio but not in any target */
+enum role { ROLE_MPS, ROLE_REF, ROLE_FLOOR, ROLE_ALT };
 enum unit { UNIT_NS, UNIT_RATE };               /* ns per op; ops per second */
 enum better { LOWER_BETTER, HIGHER_BETTER };
 
@@ -212,9 +218,55 @@ void run_barrier(const struct opts *o);
 void run_notify(const struct opts *o);
 bool urcu_available(void);
 void run_urcu(const struct opts *o);
+void run_manager(const struct opts *o);
 /* Entry points of the re-run under strace: the same code, with markers. */
 void uncontended_strace_child(void);
 void notify_strace_child(int waiters, int episodes);
+
+/* ---- manager family: segment.c, ipc.c, python.c ---- */
+#define MGR_ITEM 64       /* bytes of a queue item */
+#define MGR_KEYS 1000     /* distinct dict keys, cycled */
+
+/* A channel from a producer process to a consumer process: opened before
+ * the fork and inherited. Results are 0 or an errno value; note says how
+ * the channel was set up (its depth). */
+struct chan_impl {
+	const char *name;
+	enum role role;
+	int  (*open)(void **ctx, char *note, size_t n);
+	int  (*put)(void *ctx, const void *item);       /* MGR_ITEM bytes */
+	int  (*get)(void *ctx, void *item);
+	void (*close)(void *ctx);
+};
+
+/* A single-process loop of n operations: 0 or the first error. */
+struct loop_impl {
+	const char *name;
+	enum role role;
+	int  (*open)(void **ctx, char *note, size_t n);
+	int  (*loop)(void *ctx, long n);
+	void (*close)(void *ctx);
+};
+
+extern const struct chan_impl chan_mps_queue, chan_mq, chan_pipe;
+extern const struct loop_impl loop_mps_dict, loop_mps_value, loop_mps_value_add;
+const char *err_text(int code);        /* strerror, or mpsync's own codes */
+
+/* One row of manager.py: ns per operation for each repetition, or error. */
+struct py_row {
+	char row[16];
+	char impl[24];
+	long n;                 /* operations per repetition (mean) */
+	int reps;
+	double v[64];
+	char error[96];
+};
+/* Runs manager.py for the rows named in rows ("queue,dict,value"); fills
+ * out[] and *count. Non-zero with why when python3 or the script is
+ * missing, or the run failed before any row. */
+int python_run(const struct opts *o, const char *rows, struct py_row *out, int max, int *count,
+               char *why, size_t n);
+const char *python_info(void);          /* version line, "" when not run */
 
 /* ---- strace.c ---- */
 #define STRACE_WINDOWS 64

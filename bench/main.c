@@ -31,13 +31,18 @@ static const char usage[] =
 "  --threads        workers as threads only\n"
 "  --procs          workers as processes only (fork, MAP_SHARED objects)\n"
 "  --only PREFIX    only scenarios whose name starts with PREFIX: uncontended/,\n"
-"                   contended/, handoff/, barrier, notify_all, urcu/\n"
+"                   contended/, handoff/, barrier, notify_all, urcu/, manager/\n"
 "                   (e.g. --only contended/lock-short, --only handoff)\n"
 "  --duration S     seconds per timed measurement (quick 0.05, full 0.3)\n"
 "  --reps N         repetitions per measurement; the median is reported\n"
 "                   (quick 5, full 7)\n"
 "  --out DIR        output directory (default ./bench-out)\n"
 "  --help           this text\n"
+"\n"
+"The manager/ rows (queue, dict, value) compare objects in a segment with\n"
+"Python's SyncManager, POSIX mq, a pipe and multiprocessing.Queue/Value; they\n"
+"always use processes, and run manager.py (next to this program) with the\n"
+"python3 on PATH: without it the Python rows are marked not run.\n"
 "\n"
 "Outputs: DIR/report.txt (the table), DIR/results.csv, DIR/throughput.png,\n"
 "DIR/p99.png, DIR/notify_all.png (when gnuplot is installed; else a note).\n"
@@ -276,6 +281,7 @@ int main(int argc, char **argv)
 	run_barrier(&o);
 	run_notify(&o);
 	run_urcu(&o);
+	run_manager(&o);
 	finish(&o, started);
 	return 0;
 }

@@ -257,6 +257,65 @@ static void table_urcu(FILE *f)
 	}
 }
 
+/* "x" values: how many times slower than mpsync a row is */
+static const char *fmt_times(char *b, size_t n, double v)
+{
+	if (isnan(v))
+		snprintf(b, n, "-");
+	else if (v >= 100)
+		snprintf(b, n, "%.0fx", v);
+	else if (v >= 10)
+		snprintf(b, n, "%.1fx", v);
+	else
+		snprintf(b, n, "%.2fx", v);
+	return b;
+}
+
+static void manager_row(FILE *f, const struct result *r, const struct result *m)
+{
+	char a[32], b[32], c[32];
+	fprintf(f, "%-8s %-15s %10s %8s %9s | %s\n", r->scenario + 8, r->impl,
+	        fmt_value(a, sizeof a, r), fmt_times(b, sizeof b, value_ratio(r, m)),
+	        fmt_ns(c, sizeof c, r->cpu_ns), r->note);
+}
+
+static void manager_header(FILE *f)
+{
+	const char *py = python_info();
+	fprintf(f, "\n== Manager objects: segment objects vs Python's SyncManager; ns per operation, "
+	           "LOWER is better; x mps = that row / mpsync (how many times faster mpsync is) ==\n");
+	fprintf(f, "   queue: a put + a get of a %d-byte item, producer and consumer processes; "
+	           "dict: d[k] = i then d[k], %d int keys; value: v.value += 1 under its lock\n",
+	        MGR_ITEM, MGR_KEYS);
+	if (py[0])
+		fprintf(f, "   Python rows: %s, one python3 run after the C rows (own warm-up and "
+		           "repetitions)\n", py);
+	else
+		fprintf(f, "   Python rows: not run (see their notes)\n");
+	fprintf(f, "   cpu/op: the C rows' CPU time per operation (queue: both processes)\n");
+	fprintf(f, "%-8s %-15s %10s %8s %9s | %s\n", "scenario", "impl", "ns/op", "x mps", "cpu/op",
+	        "note");
+}
+
+static void table_manager(FILE *f)
+{
+	bool any = false;
+	for (int i = 0; i < results_count(); i++) {
+		const struct result *m = results_at(i);
+		if (m->role != ROLE_MPS || !starts(m->scenario, "manager/"))
+			continue;
+		if (!any)
+			manager_header(f);
+		any = true;
+		manager_row(f, m, m);
+		for (int j = 0; j < results_count(); j++) {
+			const struct result *r = results_at(j);
+			if (r != m && !strcmp(r->scenario, m->scenario))
+				manager_row(f, r, m);
+		}
+	}
+}
+
 /* ---- the targets ---- */
 
 static void target(FILE *f, enum status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -425,6 +484,39 @@ static void target_notify(FILE *f)
 	       isinf(glo) ? NAN : glo, isinf(ghi) ? NAN : ghi);
 }
 
+static void target_manager(FILE *f)
+{
+	char list[400] = "", b[32], c[32], d[32];
+	double worst = INFINITY;
+	int rows = 0, missing = 0;
+	for (int i = 0; i < results_count(); i++) {
+		const struct result *m = results_at(i);
+		if (m->role != ROLE_MPS || !starts(m->scenario, "manager/"))
+			continue;
+		const struct result *x = other(m, ROLE_REF);
+		double r = value_ratio(x, m);
+		size_t len = strlen(list);
+		if (isnan(r))
+			snprintf(list + len, sizeof list - len, "%s%s not measured", rows ? ", " : "",
+			         m->scenario + 8);
+		else
+			snprintf(list + len, sizeof list - len, "%s%s %s (%s vs %s)", rows ? ", " : "",
+			         m->scenario + 8, fmt_times(b, sizeof b, r), fmt_ns(c, sizeof c, x->value),
+			         fmt_ns(d, sizeof d, m->value));
+		rows++;
+		missing += isnan(r);
+		worst = isnan(r) || r > worst ? worst : r;
+	}
+	if (!rows) {
+		target(f, NOT_MEASURED, "manager: >= 100x faster than SyncManager on every row: "
+		       "not measured");
+		return;
+	}
+	enum status s = worst < 100 ? MISSED : missing ? NOT_MEASURED : MET;
+	target(f, s, "manager: >= 100x faster than SyncManager on every row (SyncManager / mpsync): "
+	       "%s", list);
+}
+
 static void targets(FILE *f, const struct opts *o)
 {
 	fprintf(f, "\n== Targets (shown, not asserted; ratios are mpsync / counterpart unless said) ==\n");
@@ -436,6 +528,7 @@ static void targets(FILE *f, const struct opts *o)
 	target_handoff(f);
 	target_barrier(f);
 	target_notify(f);
+	target_manager(f);
 }
 
 void report_print(FILE *f, const struct opts *o)
@@ -446,5 +539,6 @@ void report_print(FILE *f, const struct opts *o)
 	table_barrier(f);
 	table_notify(f);
 	table_urcu(f);
+	table_manager(f);
 	targets(f, o);
 }

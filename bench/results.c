@@ -77,7 +77,8 @@ struct result *results_find(const char *scenario, enum mode m, int n, enum role 
 
 static const char *role_name(enum role r)
 {
-	return r == ROLE_MPS ? "mpsync" : r == ROLE_REF ? "counterpart" : "floor";
+	static const char *names[] = { "mpsync", "counterpart", "floor", "context" };
+	return names[r];
 }
 
 /* Empty field for NaN, so spreadsheets see a blank. */
@@ -117,7 +118,13 @@ static void write_row(FILE *f, const struct result *r)
 	num(f, r->rep_max);
 	num(f, ratio_to(r, ROLE_REF));
 	num(f, ratio_to(r, ROLE_FLOOR));
-	fprintf(f, ",\"%s\"\n", r->note);
+	fputs(",\"", f);
+	for (const char *p = r->note; *p; p++) {
+		if (*p == '"')
+			fputc('"', f);   /* CSV: a quote inside is doubled */
+		fputc(*p, f);
+	}
+	fputs("\"\n", f);
 }
 
 int results_write_csv(const char *path)

@@ -10,7 +10,14 @@
  * insert writes the name into a slot that is not live (object 0 or 1) and
  * makes it live with the journalled store of object: a process killed
  * before that leaves a name nobody can see, after it the journal undoes or
- * keeps the whole insert. */
+ * keeps the whole insert.
+ *
+ * Capacity counts live names (three quarters of the slots), not live plus
+ * deleted ones: deleted slots would otherwise pile up under name churn
+ * until an insert that probes to an empty slot fails with few names alive.
+ * A delete whose next slot is empty leaves an empty slot, not a deleted
+ * one, and empties the deleted slots before it too (no probe can go on
+ * past them), so churn leaves few deleted slots to lengthen probes. */
 #include <errno.h>
 #include <string.h>
 
@@ -47,8 +54,9 @@ struct mps_dir_entry *mps_dir_find(struct mps_seg_header *h, const char *name)
 	return NULL;
 }
 
-/* Adds name -> object (the caller checked it is absent). ENOSPC when the
- * table is three quarters used. */
+/* Adds name -> object (the caller checked it is absent). ENOSPC when three
+ * quarters of the slots hold live names; a slot that is not live is always
+ * found then, so the probe ends. */
 int mps_dir_insert(struct mps_seg_header *h, const char *name, enum mps_kind kind,
                    uint64_t object)
 {
@@ -59,7 +67,7 @@ int mps_dir_insert(struct mps_seg_header *h, const char *name, enum mps_kind kin
 	while (t[k].object > SLOT_DELETED)
 		k = (k + 1) & mask;
 	bool fresh = t[k].object == SLOT_EMPTY;
-	if (fresh && (h->dir_used + 1) * 4 > h->dir_capacity * 3)
+	if ((h->names + 1) * 4 > h->dir_capacity * 3)
 		return ENOSPC;
 	memset(t[k].name, 0, sizeof t[k].name);
 	strncpy(t[k].name, name, sizeof t[k].name - 1);
@@ -72,11 +80,25 @@ int mps_dir_insert(struct mps_seg_header *h, const char *name, enum mps_kind kin
 	return 0;
 }
 
+/* Empties at most this many slots per delete: a journal holds 24 entries. */
+#define SWEEP_MAX 16
+
 void mps_dir_delete(struct mps_seg_header *h, struct mps_dir_entry *e)
 {
 	struct mps_journal *j = &h->guard.journal;
-	mps_journal_store64(h, j, &e->object, SLOT_DELETED);
+	struct mps_dir_entry *t = table(h);
+	uint32_t mask = h->dir_capacity - 1, k = (uint32_t)(e - t), emptied = 0;
 	mps_journal_store32(h, j, &h->names, h->names - 1);
+	if (t[(k + 1) & mask].object != SLOT_EMPTY) {
+		mps_journal_store64(h, j, &e->object, SLOT_DELETED);
+		return;
+	}
+	do {
+		mps_journal_store64(h, j, &t[k].object, SLOT_EMPTY);
+		emptied++;
+		k = (k - 1) & mask;
+	} while (emptied < SWEEP_MAX && t[k].object == SLOT_DELETED);
+	mps_journal_store32(h, j, &h->dir_used, h->dir_used - emptied);
 }
 
 /* Copies the live entries (at most max) for a visit without the lock. */

@@ -253,6 +253,11 @@ static int await_ready(int fd, size_t *size)
 				*size = (size_t)st.st_size;
 				return 0;
 			}
+		} else if (st.st_size >= (off_t)sizeof magic) {
+			if (pread(fd, &magic, sizeof magic, 0) != sizeof magic)
+				return EIO;
+			if (magic)
+				return EPROTO;   /* too small for a header, yet written: not ours */
 		}
 		if (mps_monotonic_ns() > give_up) {
 			return creator > 0 && !mps_process_alive(creator, 0) ? ENOTRECOVERABLE : EAGAIN;

@@ -26,10 +26,15 @@
  * Raw add_i64 is a compare-and-swap loop on the element.
  *
  * Lifetime: a given lock is an object of the same segment; the value holds a
- * reference to it (taken in init, dropped in teardown), so removing the
- * lock's name cannot free it under the value. Reopening an existing name
- * returns the existing object as it is: typecode, length, sync and init are
- * not compared (like the primitives' parameters); its kind is (EPROTOTYPE).
+ * reference to it (taken in the creation transaction, dropped in teardown),
+ * so removing the lock's name cannot free it under the value. Reopening an
+ * existing name returns the existing object as it is: typecode, length, sync
+ * and init are not compared (like the primitives' parameters); its kind is
+ * (EPROTOTYPE). Arguments are still checked first (EINVAL).
+ *
+ * A given Lock is not recursive: get/set inside mps_value_acquire on such a
+ * value wait for themselves forever, exactly as in Python; use the own RLock
+ * (the default) or a given RLock for read-modify-write blocks.
  *
  * Nothing sleeps here except inside the lock calls; the uncontended path is
  * the lock's CAS, the element access and the release: no syscall. */
@@ -435,10 +440,24 @@ struct cells_init {
 	uint64_t lock;
 };
 
+static enum mps_kind lock_kind(enum mps_sync sync)
+{
+	return sync == MPS_SYNC_LOCK ? MPS_KIND_LOCK : MPS_KIND_RLOCK;
+}
+
+/* Runs inside the creation transaction (segment lock held), so the lock
+ * object checked here cannot go away before the reference is taken, and
+ * the reference is journalled: an aborted creation gives it back. */
 static int init_cells(struct mps_seg_header *h, void *payload, void *arg)
 {
 	struct cells_init *a = arg;
 	struct cells *c = payload;
+	if (a->lock) {
+		void *l = mps_obj_at(h, a->lock);
+		if (!l || mps_obj_header(l)->kind != lock_kind(a->sync))
+			return EINVAL;
+		mps_journal_retain(h, &h->guard.journal, a->lock);
+	}
 	c->typecode = a->t->code;
 	c->tc = (uint8_t)(a->t - typecodes);
 	c->sync = (uint32_t)a->sync;
@@ -446,8 +465,6 @@ static int init_cells(struct mps_seg_header *h, void *payload, void *arg)
 	c->lock = a->lock;
 	if (a->init)
 		memcpy(c->data, a->init, a->length * a->t->size);
-	if (a->lock)
-		mps_obj_retain_at(h, a->lock);
 	return 0;
 }
 
@@ -467,8 +484,7 @@ static int lock_offset(mps_segment_t *seg, enum mps_sync sync, void *lock, uint6
 	if (!lock || p <= base || p >= base + mps_segment_size(seg))
 		return EINVAL;
 	uint64_t o = (uint64_t)(p - base);
-	enum mps_kind want = sync == MPS_SYNC_LOCK ? MPS_KIND_LOCK : MPS_KIND_RLOCK;
-	if (mps_obj_at(h, o) != lock || mps_object_kind(lock) != want)
+	if (mps_obj_at(h, o) != lock || mps_object_kind(lock) != lock_kind(sync))
 		return EINVAL;
 	*off = o;
 	return 0;
@@ -522,17 +538,18 @@ static bool in_range(const struct cells *c, size_t start, size_t count)
 	return start <= c->length && count <= c->length - start;
 }
 
-/* EINVAL/ERANGE for bad handles and indexes, before any lock is taken. */
-static int check(const struct cells *c, size_t start, size_t count, const void *buf)
+/* EINVAL for a bad handle or a missing buffer, ERANGE for elements past the
+ * end: found before any lock is taken. */
+static int check(const struct cells *c, size_t start, size_t count, bool has_buf)
 {
-	if (!c || (!buf && count))
+	if (!c || (!has_buf && count))
 		return EINVAL;
 	return in_range(c, start, count) ? 0 : ERANGE;
 }
 
 static int cells_read(struct cells *c, size_t start, size_t count, void *out)
 {
-	int err = check(c, start, count, out);
+	int err = check(c, start, count, out != NULL);
 	if (err)
 		return err;
 	int lk = take(c, MPS_FOREVER);
@@ -543,7 +560,7 @@ static int cells_read(struct cells *c, size_t start, size_t count, void *out)
 
 static int cells_write(struct cells *c, size_t start, size_t count, const void *in)
 {
-	int err = check(c, start, count, in);
+	int err = check(c, start, count, in != NULL);
 	if (err)
 		return err;
 	int lk = take(c, MPS_FOREVER);
@@ -554,7 +571,7 @@ static int cells_write(struct cells *c, size_t start, size_t count, const void *
 
 static int cells_get_i64(struct cells *c, size_t index, int64_t *out)
 {
-	int err = check(c, index, 1, out);
+	int err = check(c, index, 1, out != NULL);
 	if (err)
 		return err;
 	int lk = take(c, MPS_FOREVER);
@@ -567,7 +584,7 @@ static int cells_get_i64(struct cells *c, size_t index, int64_t *out)
 static int cells_set_i64(struct cells *c, size_t index, int64_t in)
 {
 	uint64_t bits;
-	int err = check(c, index, 1, &in);
+	int err = check(c, index, 1, true);
 	if (!err)
 		err = i64_bits(tc_of(c), in, &bits);
 	if (err)
@@ -635,7 +652,7 @@ int mps_value_set_i64(mps_value_t *v, int64_t in)
 int mps_value_get_f64(mps_value_t *v, double *out)
 {
 	struct cells *c = value_cells(v);
-	int err = check(c, 0, 1, out);
+	int err = check(c, 0, 1, out != NULL);
 	if (err)
 		return err;
 	if (tc_of(c)->cls == TC_CHAR || tc_of(c)->cls == TC_WCHAR)
@@ -650,7 +667,7 @@ int mps_value_set_f64(mps_value_t *v, double in)
 {
 	struct cells *c = value_cells(v);
 	uint64_t bits;
-	int err = check(c, 0, 1, &in);
+	int err = check(c, 0, 1, true);
 	if (!err)
 		err = f64_bits(tc_of(c), in, &bits);
 	if (err)

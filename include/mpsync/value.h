@@ -37,7 +37,9 @@ size_t mps_typecode_size(char typecode);
 
 /* init: typecode_size bytes, or NULL for zero. lock: NULL unless sync is
  * MPS_SYNC_LOCK or MPS_SYNC_GIVEN_RLOCK; then an object of this segment.
- * EINVAL: bad typecode, or a lock missing, of the wrong kind or elsewhere. */
+ * EINVAL: bad typecode, or a lock missing, of the wrong kind or elsewhere.
+ * An existing name gives the existing object: typecode, length, init and
+ * sync are not compared (as the primitives' parameters); its kind is. */
 int mps_segment_value(mps_segment_t *seg, const char *name, enum mps_open_mode mode,
                       char typecode, const void *init, enum mps_sync sync, void *lock,
                       mps_value_t **out);
@@ -50,14 +52,19 @@ char   mps_value_typecode(const mps_value_t *v);
 int    mps_value_get(mps_value_t *v, void *out);          /* typecode_size bytes */
 int    mps_value_set(mps_value_t *v, const void *in);
 /* Conversions for the integer and float typecodes; EINVAL for 'c'/'u' on the
- * float calls; ERANGE (state unchanged) when the number does not fit. */
+ * float calls; ERANGE (state unchanged) when the number does not fit. A
+ * float read as int64 is truncated toward zero, as Python's int(); an
+ * integer typecode takes whole numbers only. */
 int    mps_value_get_i64(mps_value_t *v, int64_t *out);
 int    mps_value_set_i64(mps_value_t *v, int64_t in);
 int    mps_value_get_f64(mps_value_t *v, double *out);
 int    mps_value_set_f64(mps_value_t *v, double in);
-/* v += delta under the value's lock (ERANGE on overflow, unchanged). */
+/* v += delta under the value's lock (ERANGE on overflow, unchanged).
+ * Integer typecodes only (EINVAL otherwise). */
 int    mps_value_add_i64(mps_value_t *v, int64_t delta, int64_t *result);
-/* Value.get_lock(): acquire/release the value's lock (EINVAL when raw). */
+/* Value.get_lock(): acquire/release the value's lock (EINVAL when raw).
+ * With a given (non-recursive) Lock, get/set inside acquire wait for
+ * themselves, as in Python: use an RLock for read-modify-write blocks. */
 int    mps_value_acquire(mps_value_t *v, double timeout);
 int    mps_value_release(mps_value_t *v);
 enum mps_sync mps_value_sync(const mps_value_t *v);

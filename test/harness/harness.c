@@ -144,7 +144,7 @@ struct mps_area *mps_area_create(void)
 
 void mps_area_destroy(struct mps_area *area)
 {
-	char seg[80];
+	char seg[sizeof area->segname + 1];
 	snprintf(seg, sizeof seg, "/%s", area->segname);
 	shm_unlink(seg);
 	munmap(area, AREA_BYTES);
