@@ -11,6 +11,7 @@
  * (shortest string that reads back to the same double), bytes as b'...',
  * strings with Python's quoting and escapes, references as <kind object>. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,49 +202,54 @@ static void repr_str(struct text *t, const unsigned char *s, size_t n)
 	put(t, &q, 1);
 }
 
-/* Python's float repr: the fewest digits that read back to x; fixed
- * notation for exponents -4..15, else d.ddde+XX. */
-static void repr_float(struct text *t, double x)
+/* The fewest significant digits that read back to x (finite, non-zero):
+ * digits[0..n), decimal exponent of the first; returns n. */
+static int shortest(double x, char *digits, int *exp)
 {
-	if (x != x) {
-		puts_(t, "nan");
-		return;
-	}
-	if (x == x * 2 && x != 0) {
-		puts_(t, x > 0 ? "inf" : "-inf");
-		return;
-	}
-	char e[40], digits[24], out[64];
+	char e[40];
 	int p = 1;
 	for (; p < 17; p++) {
-		snprintf(e, sizeof e, "%.*e", p - 1, x);
-		if (strtod(e, NULL) == x)
+		snprintf(e, sizeof e, "%.*e", p - 1, fabs(x));
+		if (strtod(e, NULL) == fabs(x))
 			break;
 	}
-	snprintf(e, sizeof e, "%.*e", p - 1, x);
+	snprintf(e, sizeof e, "%.*e", p - 1, fabs(x));
 	const char *s = e;
-	size_t nd = 0;
-	int n;
-	if (*s == '-')
-		put(t, s++, 1);
-	digits[nd++] = *s++;
+	int n = 0;
+	digits[n++] = *s++;
 	if (p > 1)
 		s++;                      /* the decimal point, whatever the locale */
 	while (*s >= '0' && *s <= '9')
-		digits[nd++] = *s++;
-	int exp = atoi(s + 1);       /* past the 'e' */
-	int nd_ = (int)nd;
+		digits[n++] = *s++;
+	*exp = atoi(s + 1);          /* past the 'e' */
+	return n;
+}
+
+/* Python's float repr: fixed notation for exponents -4..15, else
+ * d.ddde+XX; integral values keep a ".0". */
+static void repr_float(struct text *t, double x)
+{
+	if (x != x || (x == x * 2 && x != 0)) {
+		puts_(t, x != x ? "nan" : x > 0 ? "inf" : "-inf");
+		return;
+	}
+	if (signbit(x))
+		put(t, "-", 1);
+	if (x == 0) {
+		puts_(t, "0.0");
+		return;
+	}
+	char d[24], out[64];
+	int exp, nd = shortest(x, d, &exp), n;
 	if (exp < -4 || exp >= 16)
-		n = snprintf(out, sizeof out, "%c%s%.*se%c%02d", digits[0], nd > 1 ? "." : "",
-		             nd_ - 1, digits + 1, exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+		n = snprintf(out, sizeof out, "%c%s%.*se%c%02d", d[0], nd > 1 ? "." : "", nd - 1,
+		             d + 1, exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
 	else if (exp < 0)
-		n = snprintf(out, sizeof out, "0.%.*s%.*s", -exp - 1, "0000", nd_, digits);
-	else if (nd_ <= exp + 1)
-		n = snprintf(out, sizeof out, "%.*s%.*s.0", nd_, digits, exp + 1 - nd_,
-		             "0000000000000000");
+		n = snprintf(out, sizeof out, "0.%.*s%.*s", -exp - 1, "0000", nd, d);
+	else if (nd <= exp + 1)
+		n = snprintf(out, sizeof out, "%.*s%.*s.0", nd, d, exp + 1 - nd, "0000000000000000");
 	else
-		n = snprintf(out, sizeof out, "%.*s.%.*s", exp + 1, digits, nd_ - exp - 1,
-		             digits + exp + 1);
+		n = snprintf(out, sizeof out, "%.*s.%.*s", exp + 1, d, nd - exp - 1, d + exp + 1);
 	if (n > 0 && (size_t)n < sizeof out)
 		put(t, out, (size_t)n);
 }

@@ -39,10 +39,13 @@
  * active journal: a half-written record past the tail stays unreachable and
  * is overwritten later; a get's copy is simply lost with its process and the
  * item stays queued) or had committed (recovery finishes the commit). So the
- * queue is as before or as after the operation, never in between. The
- * waiter counters are single words stored by their owner under the guard;
- * a waiter killed while asleep leaves its counter one high, which only costs
- * a notify that finds nobody (one load, no syscall).
+ * queue is as before or as after the operation, never in between (test:
+ * killed_at_every_store kills a process after each of its stores in turn).
+ * The waiter counters are single words stored by their owner under the
+ * guard, outside every transaction; a waiter killed while asleep leaves its
+ * counter one high: getters_waiting says one too many, and wakers call
+ * notify needlessly (a load, once the Condition has spent the dead waiter's
+ * place).
  *
  * Sleeping and waking. A getter sleeps on not_empty while count == 0; a
  * putter on not_full while count >= maxsize (maxsize > 0) or its record does
@@ -52,9 +55,12 @@
  * absorbs a notify (cond.c), then delays a living waiter by at most that,
  * never forever. The deadline is computed once, when the first sleep is due
  * (no clock read on a path that does not sleep), after the guard is held,
- * as Python's queue.Queue does.
- *   put    commit, release, then notify(not_empty, 1) if a getter waits:
- *          one item, one getter. Uncontended: no syscall, no clock read.
+ * as Python's queue.Queue does; the guard itself is awaited for at most the
+ * timeout, so a timed call lasts at most about twice its timeout.
+ *   put    commit, release, then notify(not_empty, 1) if a getter waits
+ *          (after the release, so the getter does not wake into a held
+ *          lock): one item, one getter. Uncontended: no syscall, no clock
+ *          read.
  *   get    commit; if a putter waits on bytes, notify_all(not_full) under the
  *          guard (each needs an unknown amount of room; notify_all requeues
  *          them onto the lock), else release and notify(not_full, 1) (one
@@ -69,8 +75,12 @@
  * and re-checks before it reports ETIMEDOUT, so no wake is lost to timeouts.
  *
  * Queries (qsize, empty, full, bytes, unfinished, is_shutdown) take the
- * guard, so that they see a recovered, committed state; the waiter counters
- * are single loads. */
+ * guard, so that they see a recovered, committed state (bounded: see look);
+ * the waiter counters are single loads.
+ *
+ * A process stopped (SIGSTOP) inside the guard stops the queue, as a stopped
+ * SyncManager server would: polls and queries wait for it (queries at most
+ * QUERY_WAIT_S), timed calls give up with ETIMEDOUT. */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -84,6 +94,7 @@
 #define RECORD        ((uint64_t)MPS_QUEUE_RECORD_HEADER)
 #define RECHECK_NS    (500 * 1000000LL)
 #define NS_PER_S      1000000000LL
+#define QUERY_WAIT_S  1.0
 #define CAPACITY_MAX  (1ull << 48)   /* far beyond any segment; keeps sizes from overflowing */
 
 struct mps_queue {
@@ -447,8 +458,10 @@ struct view {
 	uint32_t shutdown;
 };
 
-/* A consistent, recovered snapshot under the guard (taken without
- * interruption: the guard is only ever held for a moment). */
+/* A consistent, recovered snapshot under the guard, taken without
+ * interruption. A holder that does not let go within QUERY_WAIT_S is
+ * stopped (a dead one is noticed far sooner): then single loads, so that a
+ * diagnostic (mpsync show) never hangs on a stopped process. */
 static bool look(mps_queue_t *q, struct view *v)
 {
 	struct mps_seg_header *h = seg_of(q);
@@ -456,15 +469,14 @@ static bool look(mps_queue_t *q, struct view *v)
 	if (!h)
 		return false;
 	bool was = mps_set_interruptible(false);
-	int err = mps_guard_acquire(h, &q->guard, MPS_FOREVER);
+	bool locked = mps_guard_acquire(h, &q->guard, QUERY_WAIT_S) == 0;
 	mps_set_interruptible(was);
-	if (err)
-		return false;
-	v->count = q->count;
-	v->bytes = q->bytes;
-	v->unfinished = q->unfinished;
-	v->shutdown = q->shutdown;
-	mps_guard_release(&q->guard);
+	v->count = a_load64(&q->count);
+	v->bytes = a_load64(&q->bytes);
+	v->unfinished = a_load64(&q->unfinished);
+	v->shutdown = a_load(&q->shutdown);
+	if (locked)
+		mps_guard_release(&q->guard);
 	return true;
 }
 

@@ -14,7 +14,16 @@
  * opens the segment by name (area->segname) and the queue by name. "A waiter
  * is blocked" is decided, not slept on: the worker announces its tid, and
  * the parent polls until the queue counts it as a waiter and it sleeps in
- * the kernel (/proc state S). Stateful scenarios run twice on one queue. */
+ * the kernel (/proc state S). Stateful scenarios run twice on one queue.
+ *
+ * Wake-ups are checked for promptness (well under mps_slack()): queue.c
+ * re-checks every 0.5 s on its own, which would hide a lost wake-up from a
+ * test that only waited for the outcome.
+ *
+ * Crash safety twice over: crash_in_the_middle SIGKILLs (and SIGSTOPs, then
+ * kills) processes hammering the queue at varied moments;
+ * killed_at_every_store kills a ptrace'd process after each of its stores to
+ * the segment in turn, which covers every state a death can leave. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -1686,11 +1695,11 @@ static bool same_state(const struct qstate *a, const struct qstate *b)
 	       memcmp(a->ids, b->ids, sizeof a->ids[0] * (size_t)a->n) == 0;
 }
 
-/* Forks a traced child stopped right before op; runs it until its k-th
- * store to the segment and kills it there. Returns true when it finished
- * the operation before that (exit status 0 checked). */
-static bool step_kill(mps_segment_t *seg, mps_queue_t *q, enum step_op op, int k,
-                      unsigned char *prev)
+/* Forks a traced child stopped right before op and single-steps it until
+ * its k-th store to the segment; returns its pid, stopped there, or 0 when
+ * it finished the operation before that (exit status 0 checked). */
+static pid_t step_to(mps_segment_t *seg, mps_queue_t *q, enum step_op op, int k,
+                     unsigned char *prev)
 {
 	const unsigned char *base = mps_segment_base(seg);
 	size_t size = mps_segment_size(seg);
@@ -1713,7 +1722,7 @@ static bool step_kill(mps_segment_t *seg, mps_queue_t *q, enum step_op op, int k
 		cr_assert_eq(waitpid(pid, &st, 0), pid);
 		if (WIFEXITED(st)) {
 			cr_assert_eq(WEXITSTATUS(st), 0, "%s: the traced child failed", op_names[op]);
-			return true;
+			return 0;
 		}
 		cr_assert(WIFSTOPPED(st));
 		if (memcmp(prev, base, size) != 0) {
@@ -1721,6 +1730,17 @@ static bool step_kill(mps_segment_t *seg, mps_queue_t *q, enum step_op op, int k
 			memcpy(prev, base, size);
 		}
 	}
+	return pid;
+}
+
+/* As step_to, then SIGKILL; true when the child finished first. */
+static bool step_kill(mps_segment_t *seg, mps_queue_t *q, enum step_op op, int k,
+                      unsigned char *prev)
+{
+	pid_t pid = step_to(seg, q, op, k, prev);
+	if (!pid)
+		return true;
+	int st;
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	return false;
@@ -1764,6 +1784,45 @@ Test(queue, killed_at_every_store)
 		            op_names[op], k, before, after, mps_now() - t0);
 		cr_assert_gt(before, 1, "%s: no kill left the queue as before", op_names[op]);
 		cr_assert_gt(after, 1, "%s: no kill left the queue as after", op_names[op]);
+	}
+	free(prev);
+	mps_segment_close(seg);
+	mps_area_destroy(a);
+}
+
+/* A process stopped inside the guard (its first store takes it) stops the
+ * queue without wedging anyone for good: queries answer after their bound
+ * with the committed state, timed calls give up after their timeout, and
+ * once the process goes on, its put completes and all is normal. */
+Test(queue, stopped_holder)
+{
+	struct mps_area *a = mps_area_create();
+	mps_segment_t *seg = NULL;
+	mps_segment_unlink(a->segname);
+	cr_assert_eq(mps_segment_create(a->segname, MPS_SEG_MIN_SIZE, &seg), 0);
+	unsigned char *prev = malloc(mps_segment_size(seg));
+	cr_assert(prev);
+	for (int round = 0; round < 2; round++) {
+		mps_queue_t *q = step_setup(seg, OP_PUT);
+		pid_t pid = step_to(seg, q, OP_PUT, 1, prev);
+		cr_assert(pid > 0);
+		double t0 = mps_now();
+		cr_assert_eq(mps_queue_qsize(q), 1);
+		double el = mps_now() - t0;
+		cr_assert(el >= 0.999 && el < 1.0 + mps_slack(), "qsize took %.3f s", el);
+		t0 = mps_now();
+		cr_assert_eq(get_i32(q, 0.2), -1000 - ETIMEDOUT);
+		cr_assert_eq(put_i32(q, 1, 0.2), ETIMEDOUT);
+		el = mps_now() - t0;
+		cr_assert(el >= 0.399 && el < 0.4 + 2 * mps_slack(), "two timed calls took %.3f s", el);
+		int st;
+		cr_assert_eq(ptrace(PTRACE_DETACH, pid, NULL, NULL), 0);
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		struct qstate now;
+		observe(q, &now);
+		cr_assert(same_state(&now, &step_after[OP_PUT]));
+		cr_assert_eq(mps_segment_remove(seg, "s"), 0);
 	}
 	free(prev);
 	mps_segment_close(seg);

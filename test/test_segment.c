@@ -149,6 +149,16 @@ static void heap_pristine(struct mps_seg_header *h, const char *what)
 	cr_assert(heap_ok(h, what).free_bytes == heap_total(h));
 }
 
+/* p is no object: every object call refuses it without touching memory. */
+static void expect_not_object(void *p, const char *what)
+{
+	cr_assert(mps_object_retain(p) == EINVAL, "retain of %s", what);
+	cr_assert(mps_object_release(p) == EINVAL, "release of %s", what);
+	cr_assert(mps_object_kind(p) == MPS_KIND_NONE, "kind of %s", what);
+	cr_assert(mps_object_refs(p) == 0, "refs of %s", what);
+	cr_assert(mps_obj_segment(p) == NULL, "segment of %s", what);
+}
+
 /* Names of /dev/shm files a test makes beside area->segname: unlinked when
  * the test's process exits, even after a failed assert. */
 static char extra_names[8][96];
@@ -1000,6 +1010,7 @@ Test(segment, directory_full)
 		cr_assert(make_kind(s, name, MPS_OPEN_OR_CREATE, 2, &o) == ENOSPC && o == sentinel);
 		cr_assert(make_kind(s, name, MPS_OPEN_OR_CREATE, 6, &o) == ENOSPC && o == sentinel);
 		same_snapshot(h, &d, "directory full, init kinds");
+		expect_not_object((char *)h + d.st.free_head + 48, "an undone creation");
 		break;
 	}
 	cr_assert(n == 48, "directory of 64 slots held %d names, not 48", n);
@@ -1173,6 +1184,55 @@ Test(segment, info_counts)
 	mps_area_destroy(a);
 }
 
+/* An init that allocates and frees inside the creation transaction, so the
+ * transaction stores free_head and free_bytes more than once: undoing
+ * it must go in reverse order. arg: NULL succeeds, else its int is the
+ * error to fail with after the churn (a late error: the whole creation
+ * must be undone). White-box: a primitive kind with a test init. */
+static int churn_init(struct mps_seg_header *h, void *payload, void *arg)
+{
+	(void)payload;
+	uint64_t a;
+	if (mps_seg_alloc(h, 200, &a) != 0)
+		return ENOSPC;
+	mps_seg_free(h, a);   /* 8 journal entries: a named creation stays under 24 */
+	return arg ? *(int *)arg : 0;
+}
+
+Test(segment, late_init_failure_undone)
+{
+	mps_segment_t *s;
+	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	struct mps_seg_header *h = hdr(s);
+	mps_lock_t *l;
+	uint64_t raw;
+	cr_assert(mps_segment_lock(s, "before", MPS_CREATE_ONLY, &l) == 0);
+	cr_assert(mps_seg_alloc(h, 100, &raw) == 0);
+	struct dir_snapshot d;
+	snap(h, &d);
+	int fail = ERANGE;
+	void *o = NULL;
+	bool created = true;
+	cr_assert(mps_seg_object(s, "late", MPS_OPEN_OR_CREATE, MPS_KIND_EVENT, sizeof(mps_event_t),
+	                         churn_init, &fail, &o, &created) == ERANGE);
+	cr_assert(o == NULL && !created);
+	same_snapshot(h, &d, "late init failure");
+	/* The undone object is no object, in its block or anywhere free. */
+	expect_not_object((char *)h + d.st.free_head + 48, "an undone creation");
+	cr_assert(mps_seg_object(s, NULL, 0, MPS_KIND_EVENT, sizeof(mps_event_t), churn_init, &fail,
+	                         &o, NULL) == ERANGE);
+	same_snapshot(h, &d, "late init failure, unnamed");
+	/* Succeeding, the churn leaves just the object. */
+	cr_assert(mps_seg_object(s, "late", 0, MPS_KIND_EVENT, sizeof(mps_event_t), churn_init, NULL,
+	                         &o, &created) == 0 && created);
+	struct heap_state st = heap_ok(h, "churned");
+	cr_assert(st.used == d.st.used + 1 && st.objects == d.st.objects + 1);
+	cr_assert(mps_segment_remove(s, "late") == 0 && mps_segment_remove(s, "before") == 0);
+	mps_seg_free(h, raw);
+	heap_pristine(h, "late init");
+	cr_assert(mps_segment_close(s) == 0);
+}
+
 /* ------------------------------------------------------------ references */
 
 Test(segment, unnamed_release)
@@ -1229,15 +1289,6 @@ Test(segment, named_survives_remove)
 	cr_assert(mps_segment_remove(s, "n") == 0);
 	heap_pristine(h, "survivor released");
 	cr_assert(mps_segment_close(s) == 0);
-}
-
-static void expect_not_object(void *p, const char *what)
-{
-	cr_assert(mps_object_retain(p) == EINVAL, "retain of %s", what);
-	cr_assert(mps_object_release(p) == EINVAL, "release of %s", what);
-	cr_assert(mps_object_kind(p) == MPS_KIND_NONE, "kind of %s", what);
-	cr_assert(mps_object_refs(p) == 0, "refs of %s", what);
-	cr_assert(mps_obj_segment(p) == NULL, "segment of %s", what);
 }
 
 Test(segment, garbage_pointers)
@@ -1491,7 +1542,15 @@ static bool crash_op(struct mps_area *a, mps_segment_t *seg, int slot, uint32_t 
 {
 	struct mps_seg_header *h = mps_segment_base(seg);
 	struct mps_segment_info info;
-	switch (rand_r(seed) % 6) {
+	int fail = EDOM;
+	void *obj;
+	switch (rand_r(seed) % 7) {
+	case 5:
+		/* Creations whose undo must run in reverse: some succeed, some fail. */
+		if (mps_seg_object(seg, NULL, 0, MPS_KIND_EVENT, sizeof(mps_event_t), churn_init,
+		                   n % 2 ? &fail : NULL, &obj, NULL) != (n % 2 ? EDOM : 0))
+			return false;
+		return n % 2 || mps_object_release(obj) == 0;
 	case 0: return named_op(seg, slot, n, false);
 	case 1: return named_op(seg, slot, n, true);
 	case 2: return unnamed_op(seg, n);
@@ -1552,16 +1611,22 @@ static void check_segment(struct mps_seg_header *h, const char *what)
 		    t[k].hash != mps_dir_hash(t[k].name))
 			bad++;
 	}
+	uint32_t ghosts = 0;
 	for (uint64_t off = h->heap_start; check == 0 && off < h->heap_end;) {
 		struct mps_block *b = mps_seg_ptr(h, off);
+		uint64_t size = b->size_flags & ~(uint64_t)15;
 		if (!(b->size_flags & MPS_BLOCK_FREE) && mps_obj_at(h, off + 16 + 32))
 			objects++;
-		off += b->size_flags & ~(uint64_t)15;
+		/* Free memory holds nothing that passes for a live object. */
+		for (uint64_t p = off + 48; (b->size_flags & MPS_BLOCK_FREE) && p < off + size; p += 16)
+			ghosts += mps_obj_at(h, p) != NULL;
+		off += size;
 	}
 	uint32_t names = h->names, hobjects = h->objects;
 	mps_seg_leave(h, took);
 	cr_assert(check == 0, "%s: heap check failed", what);
 	cr_assert(bad == 0, "%s: %u directory entries name no live object", what, bad);
+	cr_assert(ghosts == 0, "%s: %u live-looking objects in free blocks", what, ghosts);
 	cr_assert(live == names, "%s: %u live entries, names says %u", what, live, names);
 	cr_assert(objects == hobjects, "%s: %u objects in the heap, objects says %u", what,
 	          objects, hobjects);
