@@ -63,12 +63,12 @@ int mps_dir_insert(struct mps_seg_header *h, const char *name, enum mps_kind kin
 	struct mps_journal *j = &h->guard.journal;
 	struct mps_dir_entry *t = table(h);
 	uint32_t mask = h->dir_capacity - 1, hash = mps_dir_hash(name);
+	if ((h->names + 1) * 4 > h->dir_capacity * 3)
+		return ENOSPC;
 	uint32_t k = hash & mask;
 	while (t[k].object > SLOT_DELETED)
 		k = (k + 1) & mask;
 	bool fresh = t[k].object == SLOT_EMPTY;
-	if ((h->names + 1) * 4 > h->dir_capacity * 3)
-		return ENOSPC;
 	memset(t[k].name, 0, sizeof t[k].name);
 	strncpy(t[k].name, name, sizeof t[k].name - 1);
 	mps_journal_store32(h, j, &t[k].kind, kind);

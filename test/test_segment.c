@@ -205,7 +205,7 @@ static mps_segment_t *create_seg(const char *name, size_t size)
 {
 	mps_segment_t *s = NULL;
 	int r = mps_segment_create(name, size, &s);
-	cr_assert(r == 0, "mps_segment_create(%s): %s", name, strerror(r));
+	cr_assert(r == 0, "mps_segment_create(%s): %s", name, mps_strerror(r));
 	return s;
 }
 
@@ -442,7 +442,7 @@ static void expect_open(const char *name, struct mps_seg_header *h, int want, co
 	int r = mps_segment_open(name, &s);
 	if (r == 0 && want != 0)
 		mps_segment_close(s);
-	cr_assert(r == want, "%s: open gave %s, not %s", what, strerror(r), strerror(want));
+	cr_assert(r == want, "%s: open gave %s, not %s", what, mps_strerror(r), mps_strerror(want));
 	if (want == 0) {
 		cr_assert(mps_segment_close(s) == 0);
 	} else if (h) {
@@ -609,7 +609,7 @@ Test(segment, creator_finishes_during_wait)
 	cr_assert(mps_await_task_state((pid_t)o.tid, "S", SETTLE_S), "opener never waited");
 	__atomic_store_n(&h->magic, MPS_SEG_MAGIC, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
-	cr_assert(o.result == 0, "open during creation: %s", strerror(o.result));
+	cr_assert(o.result == 0, "open during creation: %s", mps_strerror(o.result));
 	cr_assert(o.elapsed < 2.0, "the opener saw the creator finish only after %.3f s", o.elapsed);
 	void *found;
 	cr_assert(mps_segment_find(o.seg, "x", &found, NULL) == 0);
@@ -951,7 +951,7 @@ Test(segment, tombstone_reuse)
 		snprintf(name, sizeof name, "distinct-%d", i);
 		int r = mps_segment_lock(s, name, MPS_CREATE_ONLY, &l);
 		cr_assert(r == 0, "name %d of a churn with one name alive: %s (dir_used %u)", i,
-		          strerror(r), heap_state(h).dir_used);
+		          mps_strerror(r), heap_state(h).dir_used);
 		cr_assert(mps_segment_remove(s, name) == 0);
 	}
 	struct heap_state st = heap_state(h);
@@ -1003,7 +1003,7 @@ Test(segment, directory_full)
 		int r = make_kind(s, name, MPS_CREATE_ONLY, n, &o);
 		if (r == 0)
 			continue;
-		cr_assert(r == ENOSPC, "name %d: %s", n, strerror(r));
+		cr_assert(r == ENOSPC, "name %d: %s", n, mps_strerror(r));
 		cr_assert(o == sentinel);
 		same_snapshot(h, &d, "directory full");
 		/* The same with an init (Semaphore) and an unusual kind (Barrier). */
@@ -1024,7 +1024,7 @@ Test(segment, directory_full)
 		cr_assert(mps_segment_remove(s, name) == 0);
 		snprintf(name, sizeof name, "other-%d", i);
 		int r = make_kind(s, name, MPS_CREATE_ONLY, i, &o);
-		cr_assert(r == 0, "after a removal at %d names: %s", 47, strerror(r));
+		cr_assert(r == 0, "after a removal at %d names: %s", 47, mps_strerror(r));
 	}
 	cr_assert(mps_segment_close(s) == 0);
 }
@@ -1759,9 +1759,6 @@ static void crash_account(struct crash *c, uint64_t free0)
 	mps_seg_leave(c->h, took);
 	cr_assert((uint32_t)nobj == info.objects, "leaked objects: walk %d, info %u", nobj,
 	          info.objects);
-	cr_log_info("crash (%s): %d kills, %d inside the segment lock (%d stops), leaked %d "
-	            "objects and %d raw blocks, slowest recovery %.1f ms", mps_flavour_name(c->f),
-	            c->kills, c->inside, c->attempts, nobj, nraw, c->worst_recovery * 1e3);
 	fprintf(stderr, "crash (%s): %d kills, %d inside the segment lock (%d stops), leaked %d "
 	        "objects and %d raw blocks, slowest recovery %.1f ms\n", mps_flavour_name(c->f),
 	        c->kills, c->inside, c->attempts, nobj, nraw, c->worst_recovery * 1e3);
