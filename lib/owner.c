@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,26 +36,53 @@ uint32_t mps_self_tid_slow(void)
 /* /proc/<tid>/stat reads "tid (comm) S ..."; comm may hold ')' so the state
  * is the first letter after the last ')'. Threads that are not group leaders
  * are not listed in /proc but are reachable there by tid. */
+/* Reads /proc/<id>/stat into buf; -1 when the file cannot be opened (errno
+ * set), else the bytes read. The one /proc reader of the library. */
+static ssize_t read_stat(uint32_t id, char *buf, size_t cap)
+{
+	char path[32];
+	snprintf(path, sizeof path, "/proc/%u/stat", id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n;
+}
+
 bool mps_tid_alive(uint32_t tid)
 {
-	char path[32], buf[512];
-	snprintf(path, sizeof path, "/proc/%u/stat", tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	char buf[512];
+	ssize_t n = read_stat(tid, buf, sizeof buf);
+	if (n < 0) {
 		/* Only "no such thread" is proof of death; out of file descriptors
 		 * or no /proc at all proves nothing. */
 		if (errno != ENOENT && errno != ESRCH)
 			return true;
 		return access("/proc/self/stat", F_OK) != 0;
 	}
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
+	if (n == 0)
 		return false;
-	buf[n] = 0;
 	char *paren = strrchr(buf, ')');
 	if (!paren || paren[1] != ' ')
 		return true;
 	char state = paren[2];
 	return state != 'Z' && state != 'X' && state != 'x';
+}
+
+/* Start time of a process in clock ticks since boot (field 22 of stat), 0
+ * when it is gone or a zombie: with the pid it names one process, so a
+ * reused pid is not taken for a recorded one. */
+uint64_t mps_process_start(int pid)
+{
+	char buf[1024];
+	if (pid <= 0 || read_stat((uint32_t)pid, buf, sizeof buf) <= 0)
+		return 0;
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x')
+		return 0;
+	for (int field = 3; p && field <= 22; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
 }

@@ -21,4 +21,7 @@ static inline uint32_t mps_self_tid(void)
  * (no /proc), so a doubtful owner is never robbed. */
 bool mps_tid_alive(uint32_t tid);
 
+/* Start time (clock ticks since boot) of process pid; 0 when gone or a zombie. */
+uint64_t mps_process_start(int pid);
+
 #endif

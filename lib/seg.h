@@ -231,9 +231,8 @@ void mps_namespace_teardown(struct mps_seg_header *h, void *payload);
 void mps_obj_release_at(struct mps_seg_header *h, uint64_t off);
 void mps_obj_retain_at(struct mps_seg_header *h, uint64_t off);
 
-/* Processes (segment.c): start time in clock ticks (0 when gone or a
- * zombie), and liveness of pid if it still has that start time. */
-uint64_t mps_process_start(int pid);
+/* Liveness of pid if it still has start time start (segment.c; start time
+ * from mps_process_start in owner.h). */
 bool mps_process_alive(int pid, uint64_t start);
 
 /* The header of a handle. */

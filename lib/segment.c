@@ -45,33 +45,6 @@ static uint64_t header_check(const struct mps_seg_header *h)
 	return x;
 }
 
-/* Start time of pid in clock ticks since boot (field 22 of stat); 0 if gone. */
-uint64_t mps_process_start(int pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* after ") " come fields 3.. ; starttime is field 22 */
-	unsigned long long start = 0;
-	char state;
-	if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-	           &state, &start) != 2)
-		return 0;
-	if (state == 'Z' || state == 'X')
-		return 0;
-	return start;
-}
-
 static uint64_t pid_namespace(void)
 {
 	struct stat st;
