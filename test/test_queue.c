@@ -1314,7 +1314,7 @@ ParameterizedTest(enum mps_flavour *f, queue, shutdown_wakes_waiters)
 	for (int immediate = 0; immediate < 2; immediate++) {
 		reset(a);
 		a->arg = immediate;
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof name, "e%d", immediate);
 		mps_queue_t *e = make_queue(seg, name, false, 0, 256);
 		snprintf(name, sizeof name, "f%d", immediate);

@@ -1108,7 +1108,7 @@ Test(segment, modes_and_kinds)
 	cr_assert(mps_segment_find(s, "z", &o, NULL) == ENOENT);
 	/* Each kind: created with its kind and usable in place. */
 	for (int k = 0; k < 7; k++) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof name, "kind-%d", k);
 		cr_assert(make_kind(s, name, MPS_CREATE_ONLY, k, &o) == 0);
 		cr_assert(mps_object_kind(o) == kind_of[k] && mps_object_refs(o) == 1);
