@@ -93,42 +93,6 @@ static void report(const char *name, int code, const char *hint)
 	        hint ? hint : "");
 }
 
-/* ---- processes ---- */
-
-/* Start time (clock ticks since boot, field 22 of stat) and state of a
- * process or thread; false when it is gone. */
-static bool proc_stat(int id, unsigned long long *start, char *state)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", id);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');   /* the command name may hold spaces */
-	if (!p || sscanf(p + 1, " %c", state) != 1)
-		return false;
-	*start = 0;
-	for (int field = 3; p && field <= 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		*start = strtoull(p + 1, NULL, 10);
-	return true;
-}
-
-/* Alive: exists, is no zombie, and (when start is known) is the same
- * process as the one recorded, not a reused pid. */
-static bool alive(int id, unsigned long long start)
-{
-	unsigned long long now;
-	char state;
-	if (id <= 0 || !proc_stat(id, &now, &state) || state == 'Z' || state == 'X')
-		return false;
-	return start == 0 || now == start;
-}
-
 static const char *yes_no(bool b)
 {
 	return b ? "yes" : "no";
@@ -233,9 +197,8 @@ static void list_one(const char *name)
 	mps_segment_close(seg);
 	if (!attached_others(&info, pids, sizeof pids, ','))
 		strcpy(pids, "-");
-	bool up = alive(info.creator_pid, info.creator_start);
 	printf("%-32s %10llu %8d %-6s %7u %s\n", name, (unsigned long long)info.size,
-	       (int)info.creator_pid, up ? "alive" : "dead", info.objects, pids);
+	       (int)info.creator_pid, info.creator_alive ? "alive" : "dead", info.objects, pids);
 }
 
 static int cmd_list(void)
@@ -337,7 +300,7 @@ static void add(struct line *l, const char *fmt, ...)
 static void add_owner(struct line *l, pid_t owner)
 {
 	if (owner)
-		add(l, " locked=yes owner=%d owner_alive=%s", (int)owner, yes_no(alive(owner, 0)));
+		add(l, " locked=yes owner=%d owner_alive=%s", (int)owner, yes_no(mps_owner_alive(owner)));
 	else
 		add(l, " locked=no");
 }
@@ -492,7 +455,7 @@ static void show_header(const char *name, const struct mps_segment_info *info)
 	printf("size %llu\n", (unsigned long long)info->size);
 	printf("free_bytes %llu\n", (unsigned long long)info->free_bytes);
 	printf("creator_pid %d\n", (int)info->creator_pid);
-	printf("creator_alive %s\n", yes_no(alive(info->creator_pid, info->creator_start)));
+	printf("creator_alive %s\n", yes_no(info->creator_alive));
 	printf("pid_namespace %llu\n", (unsigned long long)info->pid_namespace);
 	printf("created %s\n", when);
 	printf("objects %u\n", info->objects);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mpsync/common.h>
+
 #include "owner.h"
 
 _Thread_local uint32_t mps_tls_tid __attribute__((tls_model("initial-exec")));
@@ -69,6 +71,11 @@ bool mps_tid_alive(uint32_t tid)
 		return true;
 	char state = paren[2];
 	return state != 'Z' && state != 'X' && state != 'x';
+}
+
+bool mps_owner_alive(pid_t tid)
+{
+	return tid > 0 && mps_tid_alive((uint32_t)tid);
 }
 
 /* Start time of a process in clock ticks since boot (field 22 of stat), 0

@@ -332,6 +332,7 @@ int mps_segment_info(mps_segment_t *seg, struct mps_segment_info *info)
 	info->size = h->size;
 	info->creator_pid = h->creator_pid;
 	info->creator_start = h->creator_start;
+	info->creator_alive = mps_process_alive(h->creator_pid, h->creator_start);
 	info->pid_namespace = h->pid_namespace;
 	info->created_unix_ns = h->created_unix_ns;
 	bool took = mps_seg_enter(h);

@@ -1154,6 +1154,46 @@ Test(common, strerror_names_every_code)
 	}
 }
 
+static void *report_tid(void *arg)
+{
+	*(pid_t *)arg = gettid();
+	return NULL;
+}
+
+/* mps_owner_alive: the liveness test behind EOWNERDEAD, public for tools.
+ * Alive while running; dead once exited, as a zombie, and after reaping. */
+Test(common, owner_alive_follows_the_thread, .timeout = 60)
+{
+	cr_assert(mps_owner_alive(gettid()));
+	cr_assert(!mps_owner_alive(0) && !mps_owner_alive(-1));
+
+	pid_t tid = 0;
+	pthread_t t;
+	cr_assert(pthread_create(&t, NULL, report_tid, &tid) == 0);
+	cr_assert(pthread_join(t, NULL) == 0);
+	cr_assert(tid > 0 && tid != gettid());
+	cr_assert(!mps_owner_alive(tid), "an exited thread counts as alive");
+
+	int fds[2];
+	cr_assert(pipe(fds) == 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		char c;
+		close(fds[1]);
+		_exit(read(fds[0], &c, 1) < 0);
+	}
+	close(fds[0]);
+	cr_assert(mps_owner_alive(pid), "a blocked child counts as dead");
+	cr_assert(kill(pid, SIGKILL) == 0);
+	siginfo_t si;
+	cr_assert(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) == 0);
+	cr_assert(!mps_owner_alive(pid), "a zombie counts as alive");
+	cr_assert(waitpid(pid, NULL, 0) == pid);
+	cr_assert(!mps_owner_alive(pid), "a reaped child counts as alive");
+	close(fds[1]);
+}
+
 /* MPS_EBROKEN lies outside the errno range (Linux errno values are below
  * 4096), so it can never be mistaken for any code the library returns. */
 Test(common, ebroken_differs_from_every_errno)

@@ -1140,7 +1140,7 @@ Test(segment, info_counts)
 	struct mps_segment_info info;
 	cr_assert(mps_segment_info(s, &info) == 0);
 	cr_assert(info.layout_version == MPS_SEG_LAYOUT && info.size == MIB);
-	cr_assert(info.creator_pid == getpid() && info.creator_start != 0);
+	cr_assert(info.creator_pid == getpid() && info.creator_start != 0 && info.creator_alive);
 	cr_assert(info.pid_namespace == h->pid_namespace && info.created_unix_ns > 0);
 	cr_assert(info.free_bytes == heap_total(h));
 	cr_assert(info.objects == 0 && info.names == 0);
@@ -1180,6 +1180,28 @@ Test(segment, info_counts)
 	cr_assert(mps_segment_info(s, &info) == 0 && info.attached == 1);
 	cr_assert(mps_object_release(e) == 0);
 	cr_assert(mps_segment_info(s, &info) == 0 && info.objects == 2 && info.names == 2);
+	cr_assert(mps_segment_close(s) == 0);
+	mps_area_destroy(a);
+}
+
+/* The creator's liveness is the recorded process (pid and start time), so
+ * a segment outliving its creator says so. */
+Test(segment, info_creator_alive_after_creator_exit)
+{
+	struct mps_area *a = mps_area_create();
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		mps_segment_t *mine;
+		_exit(mps_segment_create(a->segname, MIB, &mine) != 0);
+	}
+	cr_assert(wait_child(pid) == 0);
+	mps_segment_t *s;
+	cr_assert(mps_segment_open(a->segname, &s) == 0);
+	struct mps_segment_info info;
+	cr_assert(mps_segment_info(s, &info) == 0);
+	cr_assert(info.creator_pid == pid && !info.creator_alive);
+	cr_assert(info.attached == 1 && info.attached_pids[0] == getpid());
 	cr_assert(mps_segment_close(s) == 0);
 	mps_area_destroy(a);
 }

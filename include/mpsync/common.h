@@ -24,6 +24,11 @@ extern "C" {
  * Returns the previous setting. */
 bool mps_set_interruptible(bool on);
 
+/* Whether the thread an owner query named (mps_lock_owner, mps_rlock_owner)
+ * still runs: false once it has exited or is a zombie. The same test that
+ * decides EOWNERDEAD; for tools that show who holds what. */
+bool mps_owner_alive(pid_t tid);
+
 /* A name for every code the library returns, MPS_EBROKEN included. */
 const char *mps_strerror(int code);
 

@@ -124,6 +124,7 @@ struct mps_segment_info {
 	uint64_t size;
 	int32_t  creator_pid;
 	uint64_t creator_start;       /* creator's start time, clock ticks since boot */
+	bool     creator_alive;       /* that process (pid and start time) still runs */
 	uint64_t pid_namespace;       /* inode of the creator's /proc/self/ns/pid */
 	int64_t  created_unix_ns;     /* CLOCK_REALTIME at creation, for display */
 	uint64_t free_bytes;
