@@ -4,10 +4,13 @@
  * object is created O_EXCL, its whole size is reserved with posix_fallocate
  * (a full /dev/shm fails here with ENOSPC, never later with SIGBUS), the
  * header fields, directory and heap are written, the header checksum is
- * computed, and only then is magic stored with release order. An opener
- * that finds no magic waits a little for a live creator (EAGAIN if it does
- * not finish) and reports ENOTRECOVERABLE once the recorded creator is
- * dead; a magic of another value, or another layout version, is EPROTO; a
+ * computed, and only then is magic stored with release order. From right
+ * after shm_open until magic is stored the creator holds flock(LOCK_EX) on
+ * its descriptor; the kernel drops that lock when the creator dies, even
+ * before it has recorded its pid. An opener that finds no magic waits a
+ * little (2 s) for the creator; then the verdict is EAGAIN while a creator
+ * lives (its lock held, or its recorded pid alive) and ENOTRECOVERABLE once
+ * none does. A magic of another value, or another layout version, is EPROTO; a
  * header whose checksum or ranges are wrong is EBADMSG; another PID
  * namespace is EXDEV, since owner tids in lock words would name strangers.
  *
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -162,6 +166,7 @@ int mps_segment_create(const char *name, size_t size, mps_segment_t **out)
 	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
+	flock(fd, LOCK_EX);   /* "being created"; released by close or by death */
 	r = posix_fallocate(fd, 0, (off_t)size);
 	if (r) {
 		close(fd);
@@ -169,13 +174,14 @@ int mps_segment_create(const char *name, size_t size, mps_segment_t **out)
 		return r == EFBIG || r == ENOSPC ? ENOSPC : r;
 	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	r = errno;
-	close(fd);
 	if (p == MAP_FAILED) {
+		r = errno;
+		close(fd);
 		shm_unlink(path);
 		return r;
 	}
 	format(p, size);
+	close(fd);
 	return new_handle(p, size, false, out);
 }
 
@@ -207,34 +213,56 @@ static int validate(const struct mps_seg_header *h, size_t file_size)
 	return 0;
 }
 
-/* Waits for a creator still writing the segment; the final size and magic. */
+/* A creator is still at work: it holds the creation lock, or the pid it
+ * recorded runs. The lock covers a creator killed before recording its pid. */
+static bool creator_lives(int fd, int32_t creator)
+{
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		flock(fd, LOCK_UN);
+	else if (errno == EWOULDBLOCK)
+		return true;
+	return creator > 0 && mps_process_alive(creator, 0);
+}
+
+/* 0 with the size once magic is stored; EAGAIN while it is not; EPROTO for
+ * a file too small for a header that holds something. */
+static int read_magic(int fd, size_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return errno;
+	uint64_t magic = 0;
+	if (st.st_size >= (off_t)sizeof magic && pread(fd, &magic, sizeof magic, 0) != sizeof magic)
+		return EIO;
+	if (!magic)
+		return EAGAIN;
+	if ((size_t)st.st_size < MPS_SEG_HEADER_SIZE)
+		return EPROTO;   /* written, yet too small for a header: not ours */
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
+/* Waits for a creator still writing the segment; the final size and magic.
+ * Each round judges the creator before reading magic: a creator seen gone
+ * has stored all it ever will, so no magic after that means it died. */
 static int await_ready(int fd, size_t *size)
 {
 	int64_t give_up = mps_monotonic_ns() + OPEN_WAIT_NS;
 	for (;;) {
-		struct stat st;
-		if (fstat(fd, &st) != 0)
-			return errno;
-		uint64_t magic = 0;
 		int32_t creator = 0;
-		if ((size_t)st.st_size >= MPS_SEG_HEADER_SIZE) {
-			if (pread(fd, &magic, sizeof magic, 0) != sizeof magic ||
-			    pread(fd, &creator, sizeof creator,
-			          offsetof(struct mps_seg_header, creator_pid)) != sizeof creator)
-				return EIO;
-			if (magic) {
-				*size = (size_t)st.st_size;
-				return 0;
-			}
-		} else if (st.st_size >= (off_t)sizeof magic) {
-			if (pread(fd, &magic, sizeof magic, 0) != sizeof magic)
-				return EIO;
-			if (magic)
-				return EPROTO;   /* too small for a header, yet written: not ours */
-		}
-		if (mps_monotonic_ns() > give_up) {
-			return creator > 0 && !mps_process_alive(creator, 0) ? ENOTRECOVERABLE : EAGAIN;
-		}
+		if (pread(fd, &creator, sizeof creator, offsetof(struct mps_seg_header, creator_pid)) !=
+		    sizeof creator)
+			creator = 0;
+		int verdict = 0;   /* what no magic means this round; 0: wait on */
+		if (creator > 0 && !mps_process_alive(creator, 0))
+			verdict = ENOTRECOVERABLE;
+		else if (mps_monotonic_ns() > give_up)
+			verdict = creator_lives(fd, creator) ? EAGAIN : ENOTRECOVERABLE;
+		int r = read_magic(fd, size);
+		if (r != EAGAIN)
+			return r;
+		if (verdict)
+			return verdict;
 		struct timespec ms = { 0, 1000000 };
 		nanosleep(&ms, NULL);
 	}

@@ -6,8 +6,9 @@
  *   lifecycle   create/open/close/unlink, names, sizes, /dev/shm full,
  *               an anonymous segment shared with a forked child
  *   header      every verdict of mps_segment_open on a doctored header or
- *               file: EPROTO, EBADMSG, EXDEV, ENOTRECOVERABLE, EAGAIN, and
- *               a creator that finishes while an opener waits
+ *               file: EPROTO, EBADMSG, EXDEV, ENOTRECOVERABLE, EAGAIN, a
+ *               creator that finishes while an opener waits, and the real
+ *               creator killed at each of its system calls (ptrace)
  *   allocator   fill to ENOSPC, free in several orders (coalescing on both
  *               sides), a random sequence checked against a model
  *   directory   many names, tombstone reuse, a full directory, name
@@ -32,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -570,6 +573,153 @@ Test(segment, half_init_live_creator)
 	expect_open(a->segname, NULL, EAGAIN, "live creator");
 	double dt = mps_now() - t0;
 	cr_assert(dt > 1.5 && dt < 10.0, "waited %.3f s for a live creator, not about 2", dt);
+	mps_area_destroy(a);
+}
+
+/* A creator killed before it recorded its pid: the creation lock it held
+ * (flock on its descriptor) is what tells the opener. Here a child plays the
+ * first steps of mps_segment_create (shm_open O_EXCL, then the lock); while
+ * it lives the opener waits and gets EAGAIN, once it is dead ENOTRECOVERABLE. */
+Test(segment, half_init_creation_lock, .timeout = 60)
+{
+	struct mps_area *a = mps_area_create();
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		char path[100];
+		snprintf(path, sizeof path, "/%s", a->segname);
+		int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 || flock(fd, LOCK_EX) != 0)
+			_exit(1);
+		mps_count_add(&a->counter[0], 1);
+		_exit(mps_count_await(&a->counter[1], 1, LONG_WAIT) ? 0 : 2);
+	}
+	cr_assert(mps_count_await(&a->counter[0], 1, JOIN_S));
+	double t0 = mps_now();
+	expect_open(a->segname, NULL, EAGAIN, "creator alive, no pid recorded");
+	double dt = mps_now() - t0;
+	cr_assert(dt > 1.5 && dt < 10.0, "waited %.3f s for a live creator, not about 2", dt);
+	cr_assert(kill(pid, SIGKILL) == 0);
+	cr_assert(wait_child(pid) == 128 + SIGKILL);
+	expect_open(a->segname, NULL, ENOTRECOVERABLE, "creator dead, no pid recorded");
+	mps_area_destroy(a);
+}
+
+/* The creator's pid field as the file holds it, 0 when absent or short. */
+static int32_t file_creator(const char *name)
+{
+	char path[100];
+	snprintf(path, sizeof path, "/%s", name);
+	int fd = shm_open(path, O_RDONLY, 0);
+	int32_t pid = 0;
+	if (fd >= 0) {
+		if (pread(fd, &pid, sizeof pid, offsetof(struct mps_seg_header, creator_pid)) !=
+		    sizeof pid)
+			pid = 0;
+		close(fd);
+	}
+	return pid;
+}
+
+/* Size of the shm file, -1 when there is none. */
+static off_t file_size(const char *name)
+{
+	char path[300];
+	snprintf(path, sizeof path, "/dev/shm/%s", name);
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Forks a traced child that creates the segment, stops it at the entry of
+ * its k-th system call inside mps_segment_create and kills it there; true
+ * when it finished creating before that. Before the kill, a stopped creator
+ * that has reserved the space but not yet recorded its pid must still be
+ * taken for alive (its creation lock): EAGAIN; *probed counts those. */
+static bool create_killed_at_syscall(const char *name, int k, int *probed)
+{
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+			_exit(3);
+		raise(SIGSTOP);
+		mps_segment_t *s;
+		_exit(mps_segment_create(name, SMALL, &s) == 0 ? 0 : 4);
+	}
+	int st;
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+		cr_skip_test("ptrace is not available here");
+	cr_assert(WIFSTOPPED(st));
+	/* Needed for PTRACE_GET_SYSCALL_INFO to tell entry from exit. */
+	cr_assert(ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD) == 0);
+	for (int entries = 0;;) {
+		cr_assert(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0);
+		cr_assert(waitpid(pid, &st, 0) == pid);
+		if (WIFEXITED(st)) {
+			cr_assert(WEXITSTATUS(st) == 0, "the traced creator failed");
+			return true;
+		}
+		cr_assert(WIFSTOPPED(st));
+		struct __ptrace_syscall_info info;
+		long n = ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof info, &info);
+		cr_assert(n > 0, "PTRACE_GET_SYSCALL_INFO: %s", strerror(errno));
+		if (info.op == PTRACE_SYSCALL_INFO_ENTRY && entries++ == k)
+			break;
+	}
+	if (file_size(name) > 0 && file_creator(name) == 0) {
+		expect_open(name, NULL, EAGAIN, "stopped creator, no pid recorded yet");
+		++*probed;
+	}
+	kill(pid, SIGKILL);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	return false;
+}
+
+/* The real creator killed at the entry of each of its system calls, every
+ * one in turn. Whatever the point, an opener gets a final answer: ENOENT
+ * (nothing made yet), ENOTRECOVERABLE (a file without magic: at once when
+ * the dead creator's pid is recorded, after the 2 s wait when it is not),
+ * or the finished, usable segment; never EAGAIN, which would mean "wait for
+ * a creator" that no longer exists. */
+Test(segment, creator_killed_at_every_syscall, .timeout = 300)
+{
+	struct mps_area *a = mps_area_create();
+	int absent = 0, unrecorded = 0, recorded = 0, done = 0, probed = 0;
+	for (int k = 0;; k++) {
+		bool finished = create_killed_at_syscall(a->segname, k, &probed);
+		int32_t creator = file_creator(a->segname);
+		mps_segment_t *s = NULL;
+		double t0 = mps_now();
+		int r = mps_segment_open(a->segname, &s);
+		double dt = mps_now() - t0;
+		cr_assert(r == 0 || r == ENOENT || r == ENOTRECOVERABLE,
+		          "killed at syscall %d: open gave %s", k, mps_strerror(r));
+		cr_assert(!finished || r == 0, "finished, yet open gave %s", mps_strerror(r));
+		if (r == 0) {
+			mps_lock_t *l;
+			cr_assert(mps_segment_lock(s, "l", MPS_CREATE_ONLY, &l) == 0);
+			cr_assert(mps_lock_acquire(l, 0) == 0 && mps_lock_release(l) == 0);
+			cr_assert(mps_segment_close(s) == 0);
+			done++;
+		} else if (r == ENOENT) {
+			absent++;
+		} else if (creator > 0) {
+			cr_assert(dt < 1.0, "a dead recorded creator was waited for %.3f s", dt);
+			recorded++;
+		} else {
+			cr_assert(dt > 1.5 && dt < 10.0, "waited %.3f s, not about 2", dt);
+			unrecorded++;
+		}
+		mps_segment_unlink(a->segname);
+		if (finished)
+			break;
+		cr_assert(k < 200, "mps_segment_create makes over 200 system calls");
+	}
+	cr_log_info("creation killed at each syscall: %d none made, %d no pid yet, %d pid "
+	            "recorded, %d finished; %d stopped creators seen alive",
+	            absent, unrecorded, recorded, done, probed);
+	cr_assert(absent >= 1 && unrecorded >= 1 && recorded >= 1 && done >= 1 && probed >= 1);
 	mps_area_destroy(a);
 }
 

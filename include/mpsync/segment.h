@@ -18,6 +18,7 @@
  *   EPROTO        not an mpsync segment, or another layout version
  *   EBADMSG       the header is corrupt (fields out of range)
  *   EAGAIN        the segment is still being initialised by a live creator
+ *                 (after waiting 2 s for it to finish)
  *   ENOTRECOVERABLE  its creator died before finishing initialisation
  *   EXDEV         created in another PID namespace (owner tids would lie)
  *   EPROTOTYPE    an object of another kind exists under that name
