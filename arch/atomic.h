@@ -8,6 +8,8 @@
  *   a_load_relaxed          relaxed load (spin loops, owner-only fields)
  *   a_store                 release store
  *   a_cas, a_cas64          compare-and-swap, returns the old value
+ *   a_cas_narrow            compare-and-swap of a byte or halfword (true when
+ *                           it swapped), on the 32-bit word that holds it
  *   a_swap, a_fetch_add, a_fetch_or, a_fetch_add64
  *   a_spin                  pause hint for a spin loop
  *   a_cycles                cheap monotonic counter for time-bounded spinning
@@ -155,6 +157,28 @@ static inline uint64_t a_fetch_add64(uint64_t *p, uint64_t v)
 	return old;
 }
 #endif
+
+/* A byte or a naturally aligned halfword, swapped through the aligned
+ * 32-bit word around it (little-endian: byte k of the word is bits 8k..8k+7):
+ * riscv64 has no narrower CAS, and the compiler would call libatomic, one
+ * more library for everyone who links mpsync statically. A neighbour's change
+ * makes the word CAS fail and is retried; only our bytes decide the result. */
+static inline int a_cas_narrow(void *p, unsigned size, uint32_t expected, uint32_t desired)
+{
+	uintptr_t addr = (uintptr_t)p;
+	uint32_t *word = (uint32_t *)(addr & ~(uintptr_t)3);
+	unsigned shift = (unsigned)(addr & 3) * 8;
+	uint32_t mask = (size == 1 ? 0xffu : 0xffffu) << shift;
+	uint32_t cur = a_load_relaxed(word), seen;
+	for (;;) {
+		if ((cur & mask) != ((expected << shift) & mask))
+			return 0;
+		seen = a_cas(word, cur, (cur & ~mask) | ((desired << shift) & mask));
+		if (seen == cur)
+			return 1;
+		cur = seen;
+	}
+}
 
 #ifndef a_spin
 #define a_spin a_spin

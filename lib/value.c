@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include <mpsync/value.h>
+#include "../arch/atomic.h"
 #include "seg.h"
 
 struct cells {
@@ -119,20 +120,13 @@ static void store_bits(void *cell, size_t size, uint64_t bits)
 static bool cas_bits(void *cell, size_t size, uint64_t old, uint64_t new)
 {
 	switch (size) {
-	case 1: {
-		uint8_t o = (uint8_t)old;
-		return atomic_compare_exchange_strong((_Atomic uint8_t *)cell, &o, (uint8_t)new);
-	}
-	case 2: {
-		uint16_t o = (uint16_t)old;
-		return atomic_compare_exchange_strong((_Atomic uint16_t *)cell, &o, (uint16_t)new);
-	}
-	case 4: {
-		uint32_t o = (uint32_t)old;
-		return atomic_compare_exchange_strong((_Atomic uint32_t *)cell, &o, (uint32_t)new);
-	}
+	case 1:
+	case 2:
+		return a_cas_narrow(cell, (unsigned)size, (uint32_t)old, (uint32_t)new);
+	case 4:
+		return a_cas(cell, (uint32_t)old, (uint32_t)new) == (uint32_t)old;
 	default:
-		return atomic_compare_exchange_strong((_Atomic uint64_t *)cell, &old, new);
+		return a_cas64(cell, old, new) == old;
 	}
 }
 

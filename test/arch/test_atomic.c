@@ -227,6 +227,26 @@ static void test_spin_and_cycles(void)
 #endif
 }
 
+/* a_cas_narrow: each byte and halfword position of a word; only the target
+ * bytes change, a mismatch writes nothing, the guards around the word hold. */
+static void test_cas_narrow(void)
+{
+	for (unsigned size = 1; size <= 2; size++) {
+		for (unsigned pos = 0; pos < 4; pos += size) {
+			struct guarded32 g = guarded(0x44332211u);
+			unsigned char *p = (unsigned char *)&g.word + pos;
+			uint32_t mask = (size == 1 ? 0xffu : 0xffffu) << (pos * 8);
+			uint32_t cur = (0x44332211u & mask) >> (pos * 8);
+			uint32_t want = size == 1 ? 0xeeu : 0xeeddu;
+			EQ(a_cas_narrow(p, size, cur ^ 1, want), 0);
+			EQ(g.word, 0x44332211u);
+			EQ(a_cas_narrow(p, size, cur, want), 1);
+			EQ(g.word, (0x44332211u & ~mask) | (want << (pos * 8)));
+			guards_intact(&g, __LINE__);
+		}
+	}
+}
+
 /* ---- contention -------------------------------------------------------- */
 
 struct shared {
@@ -234,6 +254,8 @@ struct shared {
 	uint64_t add64, cas64;
 	uint32_t claim[LOOPS];
 	uint32_t bits[256];
+	uint8_t bytes[4] __attribute__((aligned(4)));   /* one per thread, one word */
+	uint16_t halves[2] __attribute__((aligned(4))); /* threads 0-1 / 2-3 share each */
 };
 
 static struct shared sh;
@@ -259,6 +281,17 @@ static void cas_increment64(uint64_t *p, uint64_t step)
 
 /* A test-and-set lock from a_swap and a_store: mutual exclusion over a
  * plain (non-atomic) counter checks acquire/release order as well. */
+/* Increments a byte or halfword by a_cas_narrow while neighbours change. */
+static void cas_increment_narrow(void *p, unsigned size)
+{
+	for (;;) {
+		uint32_t v = size == 1 ? *(volatile uint8_t *)p : *(volatile uint16_t *)p;
+		uint32_t next = (v + 1) & (size == 1 ? 0xffu : 0xffffu);
+		if (a_cas_narrow(p, size, v, next))
+			return;
+	}
+}
+
 static void swap_token_increment(void)
 {
 	while (a_swap(&sh.spinlock, 1) != 0)
@@ -281,6 +314,8 @@ static void *contend(void *arg)
 		if (a_fetch_or(&sh.claim[i], 1) == 0)
 			a_fetch_add(&sh.fetched_or_claims, 1);
 		a_fetch_or(&sh.bits[i & 255], bit);
+		cas_increment_narrow(&sh.bytes[w->index], 1);
+		cas_increment_narrow(&sh.halves[w->index / 2], 2);
 	}
 	return NULL;
 }
@@ -307,6 +342,10 @@ static void test_contention(void)
 		bad_bits += sh.bits[i] != (1u << NTHREADS) - 1;
 	EQ(bad_bits, 0);
 	EQ(sh.spinlock, 0);
+	for (int i = 0; i < NTHREADS; i++)
+		EQ(sh.bytes[i], LOOPS & 0xff);   /* neighbours' updates lost nothing */
+	EQ(sh.halves[0], (2 * LOOPS) & 0xffff);
+	EQ(sh.halves[1], (2 * LOOPS) & 0xffff);
 }
 
 /* Message passing: data written before a_store is seen after a_load. */
@@ -487,6 +526,7 @@ int main(void)
 	test_fetch_add();
 	test_fetch_or();
 	test_fetch_add64();
+	test_cas_narrow();
 	test_spin_and_cycles();
 	test_contention();
 	test_message_passing();
