@@ -26,6 +26,7 @@
 
 #include <mpsync/container.h>
 #include "harness.h"
+#include "segtest.h"
 
 #define SEG_SIZE  (1u << 20)
 #define JOIN_S    120.0
@@ -184,24 +185,7 @@ static void fill_list(mps_list_t *l, int64_t a, int64_t b)
 		cr_assert_eq(mps_list_append(l, I(i)), 0);
 }
 
-/* ---------------------------- segments ---------------------------- */
-
-static mps_segment_t *anon(size_t size)
-{
-	mps_segment_t *seg = NULL;
-	int r = mps_segment_create_anonymous(size, &seg);
-	cr_assert_eq(r, 0, "create_anonymous: %s", mps_strerror(r));
-	return seg;
-}
-
-static mps_segment_t *named(struct mps_area *a, size_t size)
-{
-	mps_segment_t *seg = NULL;
-	mps_segment_unlink(a->segname);
-	int r = mps_segment_create(a->segname, size, &seg);
-	cr_assert_eq(r, 0, "segment_create: %s", mps_strerror(r));
-	return seg;
-}
+/* ---------------------------- objects ---------------------------- */
 
 static mps_dict_t *new_dict(mps_segment_t *seg, const char *name)
 {
@@ -219,42 +203,28 @@ static mps_list_t *new_list(mps_segment_t *seg, const char *name)
 	return l;
 }
 
-/* Whole-segment snapshots: bad input must not change a byte. */
-static void *snap(mps_segment_t *seg)
-{
-	size_t n = mps_segment_size(seg);
-	void *c = malloc(n);
-	cr_assert(c);
-	memcpy(c, mps_segment_base(seg), n);
-	return c;
-}
-
-static void same(mps_segment_t *seg, void *c, const char *what)
-{
-	cr_assert(memcmp(c, mps_segment_base(seg), mps_segment_size(seg)) == 0,
-	          "%s changed the segment's bytes", what);
-	free(c);
-}
-
+/* Bad input must not change a byte of the segment. */
 #define UNCHANGED(seg, call, code) do { \
-		void *c_ = snap(seg); \
+		void *c_ = segtest_snap(seg); \
 		int r_ = (call); \
 		cr_assert_eq(r_, (code), "%s: %s, expected %s", #call, mps_strerror(r_), \
 		             mps_strerror(code)); \
-		same(seg, c_, #call); \
+		segtest_same(seg, c_, #call); \
 	} while (0)
 
-/* A role's segment, opened by name. */
-static int role_open(struct mps_area *a, mps_segment_t **seg)
+/* A role's segment, opened by name, and in *d the dict "d" and in *l the
+ * list "l" where it asks for them; NULL when any of them is missing. */
+static mps_segment_t *role_open(struct mps_area *a, mps_dict_t **d, mps_list_t **l)
 {
-	return mps_segment_open(a->segname, seg);
-}
-
-static void join_all(struct mps_workers *w, const char *what)
-{
-	int failed = mps_workers_join_report(w, 0, JOIN_S, what);
-	cr_assert_eq(failed, 0, "%s (%s): %d workers failed", what, mps_flavour_name(w->flavour),
-	             failed);
+	mps_segment_t *seg = segtest_open(a);
+	if (!seg)
+		return NULL;
+	if ((d && mps_segment_dict(seg, "d", MPS_OPEN_ONLY, d) != 0) ||
+	    (l && mps_segment_list(seg, "l", MPS_OPEN_ONLY, l) != 0)) {
+		mps_segment_close(seg);
+		return NULL;
+	}
+	return seg;
 }
 
 /* =========================== list, one process =========================== */
@@ -263,7 +233,7 @@ static void join_all(struct mps_workers *w, const char *what)
  * "+ [5, 6]" builds a plain copy and leaves the shared list alone. */
 Test(container, list_basics)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_list_t *l = new_list(seg, "a");
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(mps_list_clear(l), 0);
@@ -305,7 +275,7 @@ Test(container, list_basics)
 /* 10.3: every list function, including the errors of each. */
 Test(container, list_api)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_list_t *l = new_list(seg, "l");
 	struct got g;
 	for (int round = 0; round < 2; round++) {
@@ -432,7 +402,7 @@ Test(container, list_api)
  * reference is taken, nothing changes). */
 Test(container, list_slice)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_list_t *l = new_list(seg, "l");
 	mps_list_t *x = new_list(seg, NULL);
 	mps_var_t vs[8];
@@ -456,9 +426,9 @@ Test(container, list_slice)
 		cr_assert_eq(mps_object_refs(x), 3, "list slot + the slice's reference");
 		unref(&vs[3]);
 		/* 3 + 21 + 1 bytes needed */
-		void *c = snap(seg);
+		void *c = segtest_snap(seg);
 		cr_assert_eq(mps_list_slice(l, 0, 5, vs, 8, &got, ((mps_out_t){ out, 24 })), EMSGSIZE);
-		same(seg, c, "slice EMSGSIZE");
+		segtest_same(seg, c, "slice EMSGSIZE");
 		cr_assert_eq(got, 0);
 		cr_assert(vs[2].type == MPS_BYTES && vs[2].len == 20);
 		cr_assert_eq(mps_object_refs(x), 2);
@@ -481,7 +451,7 @@ Test(container, list_slice)
  * the caller, clear and teardown giving all back. */
 Test(container, many_refs)
 {
-	mps_segment_t *seg = anon(4u << 20);
+	mps_segment_t *seg = segtest_anon(4u << 20);
 	size_t free0 = mps_segment_free_bytes(seg);
 	mps_list_t *x = new_list(seg, "x");
 	struct got g;
@@ -529,7 +499,7 @@ Test(container, many_refs)
  * reverse included (Python's rule); bytes and strings sort bytewise. */
 Test(container, list_sort)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_list_t *l = new_list(seg, "l");
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(mps_list_clear(l), 0);
@@ -572,7 +542,7 @@ Test(container, list_sort)
  * during it. */
 Test(container, list_iteration)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_list_t *l = new_list(seg, "l");
 	struct got g;
 	for (int round = 0; round < 2; round++) {
@@ -598,7 +568,7 @@ Test(container, list_iteration)
  * hang, and the cycle is reclaimed once broken. */
 Test(container, list_nested)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	size_t free0 = mps_segment_free_bytes(seg);
 	for (int round = 0; round < 2; round++) {
 		mps_list_t *outer = new_list(seg, "outer");
@@ -660,7 +630,7 @@ Test(container, list_nested)
  * the space comes back. */
 Test(container, list_large)
 {
-	mps_segment_t *seg = anon(8u << 20);
+	mps_segment_t *seg = segtest_anon(8u << 20);
 	size_t free0 = mps_segment_free_bytes(seg);
 	mps_list_t *l = new_list(seg, "l");
 	char s[64];
@@ -699,7 +669,7 @@ Test(container, list_large)
 /* 10.7: five int -> str pairs; copy, keys, values, items agree. */
 Test(container, dict_basics)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_dict_t *d = new_dict(seg, "d");
 	static const char *names[] = { "zero", "one", "two", "three", "four" };
 	for (int round = 0; round < 2; round++) {
@@ -737,7 +707,7 @@ Test(container, dict_basics)
 /* 10.8: every dict function, with its errors. */
 Test(container, dict_api)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_dict_t *d = new_dict(seg, "d");
 	struct got k, v;
 	for (int round = 0; round < 2; round++) {
@@ -828,7 +798,7 @@ Test(container, dict_api)
  * are different keys; NaN finds itself; long keys live in blobs. */
 Test(container, dict_keys)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_dict_t *d = new_dict(seg, "d");
 	struct got v;
 	const char *lk = "a key that is rather longer than eight bytes";
@@ -872,7 +842,7 @@ Test(container, dict_keys)
  * contents intact; everything reclaimed after clear. */
 Test(container, dict_large)
 {
-	mps_segment_t *seg = anon(8u << 20);
+	mps_segment_t *seg = segtest_anon(8u << 20);
 	size_t free0 = mps_segment_free_bytes(seg);
 	mps_dict_t *d = new_dict(seg, "d");
 	char key[64];
@@ -926,7 +896,7 @@ Test(container, dict_large)
  * reversed() walks backwards. */
 Test(container, dict_iteration)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_dict_t *d = new_dict(seg, "d");
 	struct got k, v;
 	mps_dict_iter_t it;
@@ -983,7 +953,7 @@ Test(container, dict_iteration)
  * still work; an object is destroyed with its last reference. */
 Test(container, nested_refs)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	size_t free0 = mps_segment_free_bytes(seg);
 	struct got g, h;
 	for (int round = 0; round < 2; round++) {
@@ -1042,7 +1012,7 @@ Test(container, nested_refs)
  * alone; storing it again changes it. */
 Test(container, plain_copies)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_list_t *l = new_list(seg, "l");
 	mps_dict_t *d = new_dict(seg, "d");
 	struct got g;
@@ -1072,7 +1042,7 @@ Test(container, plain_copies)
 /* 10.15: references compare by identity, never by content. */
 Test(container, identity)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_list_t *a = new_list(seg, "a"), *b = new_list(seg, "b"), *l = new_list(seg, "l");
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(mps_list_clear(l), 0);
@@ -1115,7 +1085,7 @@ static const char *nrepr(mps_namespace_t *ns)
 /* 10.13: set, get, delete; repr as Python's; '_' names refused. */
 Test(container, namespace)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_namespace_t *ns = NULL;
 	cr_assert_eq(mps_segment_namespace(seg, "ns", MPS_CREATE_ONLY, &ns), 0);
 	mps_dict_t *inner = new_dict(seg, NULL);
@@ -1168,7 +1138,7 @@ Test(container, namespace)
 /* repr of values: Python's float repr, quoting and escapes. */
 Test(container, namespace_repr_values)
 {
-	mps_segment_t *seg = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE);
 	mps_namespace_t *ns = NULL;
 	cr_assert_eq(mps_segment_namespace(seg, "ns", MPS_CREATE_ONLY, &ns), 0);
 	static const struct { double f; const char *s; } floats[] = {
@@ -1214,7 +1184,7 @@ Test(container, namespace_repr_values)
  * was: NULLs, bad types, REF as a key, REF to another segment's object. */
 Test(container, bad_input)
 {
-	mps_segment_t *seg = anon(SEG_SIZE), *other = anon(SEG_SIZE);
+	mps_segment_t *seg = segtest_anon(SEG_SIZE), *other = segtest_anon(SEG_SIZE);
 	mps_dict_t *d = new_dict(seg, "d");
 	mps_list_t *l = new_list(seg, "l");
 	mps_list_t *foreign = new_list(other, "f");
@@ -1399,7 +1369,7 @@ static void unfill(mps_list_t *f, int n)
 Test(container, enospc_dict)
 {
 	memset(pad, 'p', sizeof pad);
-	mps_segment_t *seg = anon(MPS_SEG_MIN_SIZE);
+	mps_segment_t *seg = segtest_anon(MPS_SEG_MIN_SIZE);
 	mps_list_t *f = new_list(seg, "f");
 	mps_dict_t *d = new_dict(seg, "d"), *o = new_dict(seg, "o");
 	size_t free0 = mps_segment_free_bytes(seg);
@@ -1450,7 +1420,7 @@ Test(container, enospc_dict)
 Test(container, enospc_list)
 {
 	memset(pad, 'q', sizeof pad);
-	mps_segment_t *seg = anon(MPS_SEG_MIN_SIZE);
+	mps_segment_t *seg = segtest_anon(MPS_SEG_MIN_SIZE);
 	mps_list_t *f = new_list(seg, "f");
 	mps_list_t *l = new_list(seg, "l");
 	size_t free0 = mps_segment_free_bytes(seg);
@@ -1517,12 +1487,11 @@ Test(container, enospc_list)
 static int role_list_ops(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg;
 	mps_list_t *l, *tmp, *c;
 	struct got g;
 	size_t ix;
-	MPS_CHECK(role_open(a, &seg) == 0);
-	MPS_CHECK(mps_segment_list(seg, "l", MPS_OPEN_ONLY, &l) == 0);
+	mps_segment_t *seg = role_open(a, NULL, &l);
+	MPS_CHECK(seg);
 	MPS_CHECK(mps_list_get(l, 0, &g.v, OUT(g)) == 0 && v_int(&g.v, 5));
 	MPS_CHECK(mps_list_count(l, I(5)) == 1);
 	MPS_CHECK(mps_list_index(l, I(9), &ix) == 0 && ix == 2);
@@ -1552,10 +1521,9 @@ static int role_list_ops(struct mps_area *a, int index)
 static int role_list_clear(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg;
 	mps_list_t *l;
-	MPS_CHECK(role_open(a, &seg) == 0);
-	MPS_CHECK(mps_segment_list(seg, "l", MPS_OPEN_ONLY, &l) == 0);
+	mps_segment_t *seg = role_open(a, NULL, &l);
+	MPS_CHECK(seg);
 	MPS_CHECK(mps_list_clear(l) == 0);
 	mps_segment_close(seg);
 	return 0;
@@ -1565,7 +1533,7 @@ MPS_FLAVOURS(container, list_in_worker)
 ParameterizedTest(enum mps_flavour *f, container, list_in_worker)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = named(a, SEG_SIZE);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_list_t *l = new_list(seg, "l");
 	struct mps_workers w;
 	for (int round = 0; round < 2; round++) {
@@ -1573,14 +1541,13 @@ ParameterizedTest(enum mps_flavour *f, container, list_in_worker)
 		fill_list(l, 1, 2);
 		fill_list(l, 9, 10);
 		mps_workers_start(&w, *f, a, role_list_ops, 1, 0);
-		join_all(&w, "list ops");
+		segtest_join(&w, JOIN_S, "list ops");
 		cr_assert_str_eq(lrepr(l), "[9, 'child', 7, 7, 5, 5, 3, 3, 1, 1]");
 		mps_workers_start(&w, *f, a, role_list_clear, 1, 0);
-		join_all(&w, "list clear");
+		segtest_join(&w, JOIN_S, "list clear");
 		cr_assert_eq(mps_list_len(l), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 10.10: dict operations in a worker: order, reversed, copy, |=, popitem
@@ -1588,11 +1555,10 @@ ParameterizedTest(enum mps_flavour *f, container, list_in_worker)
 static int role_dict_ops(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg;
 	mps_dict_t *d, *c, *o;
 	struct got k, v;
-	MPS_CHECK(role_open(a, &seg) == 0);
-	MPS_CHECK(mps_segment_dict(seg, "d", MPS_OPEN_ONLY, &d) == 0);
+	mps_segment_t *seg = role_open(a, &d, NULL);
+	MPS_CHECK(seg);
 	MPS_CHECK(mps_dict_len(d) == 2);
 	MPS_CHECK(mps_dict_get(d, S("foo"), &v.v, OUT(v)) == 0 && v_int(&v.v, 5));
 	MPS_CHECK(strcmp(drepr(d), "{'foo': 5, 'bar': 'a longer string value'}") == 0);
@@ -1617,10 +1583,9 @@ static int role_dict_ops(struct mps_area *a, int index)
 static int role_dict_clear(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg;
 	mps_dict_t *d;
-	MPS_CHECK(role_open(a, &seg) == 0);
-	MPS_CHECK(mps_segment_dict(seg, "d", MPS_OPEN_ONLY, &d) == 0);
+	mps_segment_t *seg = role_open(a, &d, NULL);
+	MPS_CHECK(seg);
 	MPS_CHECK(mps_dict_clear(d) == 0);
 	mps_segment_close(seg);
 	return 0;
@@ -1630,21 +1595,20 @@ MPS_FLAVOURS(container, dict_in_worker)
 ParameterizedTest(enum mps_flavour *f, container, dict_in_worker)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = named(a, SEG_SIZE);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_dict_t *d = new_dict(seg, "d");
 	struct mps_workers w;
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(mps_dict_set(d, S("foo"), I(5)), 0);
 		cr_assert_eq(mps_dict_set(d, S("bar"), S("a longer string value")), 0);
 		mps_workers_start(&w, *f, a, role_dict_ops, 1, 0);
-		join_all(&w, "dict ops");
+		segtest_join(&w, JOIN_S, "dict ops");
 		cr_assert_str_eq(drepr(d), "{'foo': 5, 'qux': 7, 'new': 11}");
 		mps_workers_start(&w, *f, a, role_dict_clear, 1, 0);
-		join_all(&w, "dict clear");
+		segtest_join(&w, JOIN_S, "dict clear");
 		cr_assert_eq(mps_dict_len(d), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 10.11 across processes: the worker reaches the inner list and dict
@@ -1653,11 +1617,10 @@ ParameterizedTest(enum mps_flavour *f, container, dict_in_worker)
 static int role_nested_write(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg;
 	mps_dict_t *d;
 	struct got p, s, v;
-	MPS_CHECK(role_open(a, &seg) == 0);
-	MPS_CHECK(mps_segment_dict(seg, "d", MPS_OPEN_ONLY, &d) == 0);
+	mps_segment_t *seg = role_open(a, &d, NULL);
+	MPS_CHECK(seg);
 	MPS_CHECK(mps_dict_get(d, S("pets"), &p.v, OUT(p)) == 0 && p.v.type == MPS_REF);
 	MPS_CHECK(mps_object_kind(p.v.ref) == MPS_KIND_LIST);
 	MPS_CHECK(mps_dict_get(d, S("supplies"), &s.v, OUT(s)) == 0 && s.v.type == MPS_REF);
@@ -1675,7 +1638,7 @@ MPS_FLAVOURS(container, nested_in_worker)
 ParameterizedTest(enum mps_flavour *f, container, nested_in_worker)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = named(a, SEG_SIZE);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	size_t free0 = mps_segment_free_bytes(seg);
 	struct mps_workers w;
 	for (int round = 0; round < 2; round++) {
@@ -1687,7 +1650,7 @@ ParameterizedTest(enum mps_flavour *f, container, nested_in_worker)
 		cr_assert_eq(mps_dict_set(supplies, S("water"), I(round + 10)), 0);
 		a->arg = round + 10;
 		mps_workers_start(&w, *f, a, role_nested_write, 1, 0);
-		join_all(&w, "nested");
+		segtest_join(&w, JOIN_S, "nested");
 		cr_assert_str_eq(lrepr(pets), "['dog']");
 		cr_assert_str_eq(drepr(supplies), round ? "{'water': 11, 'food': 3}"
 		                                        : "{'water': 10, 'food': 3}");
@@ -1698,18 +1661,17 @@ ParameterizedTest(enum mps_flavour *f, container, nested_in_worker)
 		cr_assert_eq(mps_segment_remove(seg, "d"), 0);
 		cr_assert_eq(mps_segment_free_bytes(seg), free0, "round %d", round);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 10.13 across processes: the worker sees the parent's attributes. */
 static int role_namespace(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg;
 	mps_namespace_t *ns;
 	struct got g;
-	MPS_CHECK(role_open(a, &seg) == 0);
+	mps_segment_t *seg = segtest_open(a);
+	MPS_CHECK(seg);
 	MPS_CHECK(mps_segment_namespace(seg, "ns", MPS_OPEN_ONLY, &ns) == 0);
 	MPS_CHECK(mps_namespace_get(ns, "name", &g.v, OUT(g)) == 0 && v_str(&g.v, "Bob"));
 	MPS_CHECK(mps_namespace_get(ns, "n", &g.v, OUT(g)) == 0 && v_int(&g.v, 1));
@@ -1724,7 +1686,7 @@ MPS_FLAVOURS(container, namespace_in_worker)
 ParameterizedTest(enum mps_flavour *f, container, namespace_in_worker)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = named(a, SEG_SIZE);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_namespace_t *ns = NULL;
 	cr_assert_eq(mps_segment_namespace(seg, "ns", MPS_CREATE_ONLY, &ns), 0);
 	struct mps_workers w;
@@ -1732,12 +1694,11 @@ ParameterizedTest(enum mps_flavour *f, container, namespace_in_worker)
 		cr_assert_eq(mps_namespace_set(ns, "name", S("Bob")), 0);
 		cr_assert_eq(mps_namespace_set(ns, "n", I(1)), 0);
 		mps_workers_start(&w, *f, a, role_namespace, 1, 0);
-		join_all(&w, "namespace");
+		segtest_join(&w, JOIN_S, "namespace");
 		cr_assert_str_eq(nrepr(ns), "Namespace(name='Bob', x=2.5)");
 		cr_assert_eq(mps_namespace_del(ns, "x"), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* Concurrent writers: each inserts its own keys and appends its own items;
@@ -1747,13 +1708,11 @@ ParameterizedTest(enum mps_flavour *f, container, namespace_in_worker)
 
 static int role_writer(struct mps_area *a, int index)
 {
-	mps_segment_t *seg;
 	mps_dict_t *d;
 	mps_list_t *l;
 	char key[64];
-	MPS_CHECK(role_open(a, &seg) == 0);
-	MPS_CHECK(mps_segment_dict(seg, "d", MPS_OPEN_ONLY, &d) == 0);
-	MPS_CHECK(mps_segment_list(seg, "l", MPS_OPEN_ONLY, &l) == 0);
+	mps_segment_t *seg = role_open(a, &d, &l);
+	MPS_CHECK(seg);
 	mps_count_add(&a->counter[0], 1);
 	MPS_CHECK(mps_count_await(&a->counter[0], WRITERS, JOIN_S));
 	for (int i = 0; i < PER_WRITER; i++) {
@@ -1772,7 +1731,7 @@ MPS_FLAVOURS(container, concurrent_writers)
 ParameterizedTest(enum mps_flavour *f, container, concurrent_writers)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = named(a, 4u << 20);
+	mps_segment_t *seg = segtest_named(a, 4u << 20);
 	mps_dict_t *d = new_dict(seg, "d");
 	mps_list_t *l = new_list(seg, "l");
 	struct mps_workers w;
@@ -1781,7 +1740,7 @@ ParameterizedTest(enum mps_flavour *f, container, concurrent_writers)
 	for (int round = 0; round < 2; round++) {
 		mps_count_reset(a);
 		mps_workers_start(&w, *f, a, role_writer, WRITERS, 0);
-		join_all(&w, "writers");
+		segtest_join(&w, JOIN_S, "writers");
 		cr_assert_eq(mps_dict_len(d), WRITERS * PER_WRITER);
 		cr_assert_eq(mps_list_len(l), WRITERS * PER_WRITER);
 		for (int wi = 0; wi < WRITERS; wi++) {
@@ -1808,8 +1767,7 @@ ParameterizedTest(enum mps_flavour *f, container, concurrent_writers)
 		cr_assert_eq(mps_dict_clear(d), 0);
 		cr_assert_eq(mps_list_clear(l), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* ================== crashes in the middle of operations ================== */
@@ -1936,13 +1894,11 @@ static bool item_ok(const mps_var_t *v)
 
 static int role_hammer(struct mps_area *a, int index)
 {
-	mps_segment_t *seg;
 	mps_dict_t *d, *src;
 	mps_list_t *l;
 	char kb[64], vb[96];
-	MPS_CHECK(role_open(a, &seg) == 0);
-	MPS_CHECK(mps_segment_dict(seg, "d", MPS_OPEN_ONLY, &d) == 0);
-	MPS_CHECK(mps_segment_list(seg, "l", MPS_OPEN_ONLY, &l) == 0);
+	mps_segment_t *seg = role_open(a, &d, &l);
+	MPS_CHECK(seg);
 	MPS_CHECK(mps_segment_dict(seg, "src", MPS_OPEN_ONLY, &src) == 0);
 	uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(a->arg * 7 + index + 1);
 	uint32_t seq = 0;
@@ -2038,7 +1994,7 @@ MPS_PROCESS_FLAVOURS(container, crash)
 ParameterizedTest(enum mps_flavour *f, container, crash)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = named(a, 2u << 20);
+	mps_segment_t *seg = segtest_named(a, 2u << 20);
 	mps_dict_t *d = new_dict(seg, "d"), *src = new_dict(seg, "src");
 	mps_list_t *l = new_list(seg, "l");
 	char kb[64], vb[96];
@@ -2076,6 +2032,5 @@ ParameterizedTest(enum mps_flavour *f, container, crash)
 		cr_log_warn("crash: %u references leaked by deaths inside retain", refs - 1);
 	cr_assert_eq(mps_segment_free_bytes(seg), free0, "crash: %zd bytes leaked",
 	             (ssize_t)free0 - (ssize_t)mps_segment_free_bytes(seg));
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }

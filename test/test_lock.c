@@ -15,23 +15,21 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <mpsync/debug.h>
-#include "harness.h"
+#include "owner_death.h"
 
 #define T_WAIT      0.2                 /* timed waits that must time out */
 #define AT_ONCE     (0.2 * mps_slack()) /* "immediately": 50 ms by default */
 #define ABSENCE     0.1                 /* how long nobody may get through */
-#define DEATH_BOUND 1.0                 /* owner death noticed within this */
-#define SETTLE      10.0                /* bound for a party to get ready */
+#define SETTLE      OD_SETTLE           /* bound for a party to get ready */
 
 enum {
 	OB_SELF, OB_LOCKED, OB_OWNER, OB_TRY0, OB_TRYNEG, OB_TRYNEGINF, OB_TRYNAN,
 	OB_SAME, OB_SLOWEST_NS, OB_SNAPSHOT = 15,
-	TID = 16, RC = 32,
+	TID = OD_TID, RC = OD_RC,  /* the owner-death scenarios' slots */
 };
 #define OBSERVER 15  /* worker index of an observer */
 
@@ -42,41 +40,53 @@ static pid_t self_tid(void)
 	return gettid();
 }
 
-/* Waits until tid sleeps in the kernel: after its "ready" signal the only
- * place a role can sleep is the futex wait of the call under test. */
-static void await_asleep(pid_t tid)
-{
-	cr_assert(mps_await_task_state(tid, "S", SETTLE), "tid %d never went to sleep (state %c)",
-	          (int)tid, mps_task_state(tid));
-}
-
-/* Waits until a holder is dead: a process must be a zombie (nobody has
- * reaped it), a thread gone ('-'). */
-static void await_dead(enum mps_flavour f, pid_t tid)
-{
-	char s;
-	cr_assert(mps_await_task_state(tid, f == MPS_THREADS ? "-ZX" : "Z", SETTLE),
-	          "%s holder %d did not die (state %c)", mps_flavour_name(f), (int)tid,
-	          (s = mps_task_state(tid)) ? s : '-');
-}
-
-static void join_expect(struct mps_workers *w, int failures, const char *what)
-{
-	int failed = mps_workers_join_report(w, failures, 3 * SETTLE, what);
-	cr_assert_eq(failed, failures, "%s (%s): %d workers failed, expected %d", what,
-	             mps_flavour_name(w->flavour), failed, failures);
-}
-
 static bool same_bytes(const mps_lock_t *a, const mps_lock_t *b)
 {
 	return memcmp(a, b, sizeof *a) == 0;
 }
 
-static void reset_scenario(struct mps_area *a)
+/* a->lock for the owner-death scenarios. A Lock has no depth: this thread
+ * owns it at depth 1 when it is the owner. */
+static int lock_acquire(struct mps_area *a, double timeout)
 {
-	memset(a->counter, 0, sizeof a->counter);
-	mps_event_clear(&a->done);
+	return mps_lock_acquire(&a->lock, timeout);
 }
+
+static int lock_release(struct mps_area *a)
+{
+	return mps_lock_release(&a->lock);
+}
+
+static bool lock_locked(struct mps_area *a)
+{
+	return mps_lock_locked(&a->lock);
+}
+
+static pid_t lock_owner(struct mps_area *a)
+{
+	return mps_lock_owner(&a->lock);
+}
+
+static bool lock_is_owned(struct mps_area *a)
+{
+	return mps_lock_locked(&a->lock) && mps_lock_owner(&a->lock) == self_tid();
+}
+
+static unsigned lock_count(struct mps_area *a)
+{
+	return lock_is_owned(a) ? 1 : 0;
+}
+
+static int role_hold(struct mps_area *a, int i);
+static int role_hold_exit(struct mps_area *a, int i);
+static int role_wait_for_death(struct mps_area *a, int i);
+
+static const struct od_ops lock_ops = {
+	.name = "lock", .depth = 1,
+	.acquire = lock_acquire, .release = lock_release, .locked = lock_locked,
+	.owner = lock_owner, .is_owned = lock_is_owned, .count = lock_count,
+	.hold = role_hold, .hold_exit = role_hold_exit, .wait_for_death = role_wait_for_death,
+};
 
 /* ------------------------------------------------------------------ roles */
 
@@ -124,23 +134,13 @@ static int role_observe(struct mps_area *a, int index)
  * before). */
 static int role_hold(struct mps_area *a, int i)
 {
-	MPS_CHECK(mps_lock_acquire(&a->lock, SETTLE) == 0);
-	a->value[TID + i] = self_tid();
-	MPS_CHECK(mps_lock_owner(&a->lock) == self_tid());
-	mps_count_add(&a->counter[0], 1);
-	MPS_CHECK(mps_event_wait(&a->done, 20) == 0);
-	return 0;
+	return od_hold(&lock_ops, a, i);
 }
 
 /* Takes the lock and exits holding it. */
 static int role_hold_exit(struct mps_area *a, int i)
 {
-	MPS_CHECK(mps_lock_acquire(&a->lock, SETTLE) == 0);
-	a->value[TID + i] = self_tid();
-	MPS_CHECK(mps_lock_locked(&a->lock));
-	MPS_CHECK(mps_lock_owner(&a->lock) == self_tid());
-	mps_count_add(&a->counter[0], 1);
-	return 0;
+	return od_hold_exit(&lock_ops, a, i);
 }
 
 /* 2.5: blocks on a held lock, then passes through it alone. */
@@ -202,20 +202,10 @@ static int role_release(struct mps_area *a, int i)
 }
 
 /* Owner death: blocks on a held lock; reports its result and the time it
- * returned (CLOCK_MONOTONIC, comparable across processes). */
+ * returned. */
 static int role_wait_for_death(struct mps_area *a, int i)
 {
-	a->value[TID + i] = self_tid();
-	mps_count_add(&a->counter[1], 1);
-	int r = mps_lock_acquire(&a->lock, SETTLE);
-	a->elapsed[i] = mps_now();
-	a->value[RC + i] = r;
-	if (r == 0 || r == EOWNERDEAD) {
-		MPS_CHECK(mps_lock_locked(&a->lock));
-		MPS_CHECK(mps_lock_owner(&a->lock) == self_tid());
-		MPS_CHECK(mps_lock_release(&a->lock) == 0);
-	}
-	return 0;
+	return od_wait_for_death(&lock_ops, a, i);
 }
 
 /* Runs role_observe in one worker of flavour f. */
@@ -225,7 +215,7 @@ static void observe(struct mps_area *a, enum mps_flavour f)
 	memset(a->value, 0, (OB_SNAPSHOT + 1) * sizeof a->value[0]);
 	memcpy(&a->value[OB_SNAPSHOT], &a->lock, sizeof a->lock);
 	mps_workers_start(&w, f, a, role_observe, 1, OBSERVER);
-	join_expect(&w, 0, "observer");
+	od_join_expect(&w, 0, "observer");
 }
 
 /* 2.4, 2.13, 1.2, NaN: what another party sees while `owner` holds it. */
@@ -396,11 +386,8 @@ ParameterizedTest(enum mps_flavour *f, lock, held_by_another_party)
 	const char *fl = mps_flavour_name(*f);
 	struct mps_area *a = mps_area_create();
 	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
 		struct mps_workers w;
-		mps_workers_start(&w, *f, a, role_hold, 1, 0);
-		cr_assert(mps_count_await(&a->counter[0], 1, SETTLE));
-		pid_t holder = (pid_t)a->value[TID + 0];
+		pid_t holder = od_start_one(&w, *f, a, role_hold);
 		cr_assert_neq(holder, self_tid());
 		cr_assert(mps_lock_locked(&a->lock), "%s: held elsewhere, locked() false", fl);
 		cr_assert_eq(mps_lock_owner(&a->lock), holder, "%s: owner() of another's lock", fl);
@@ -431,7 +418,7 @@ ParameterizedTest(enum mps_flavour *f, lock, held_by_another_party)
 		cr_assert_eq(mps_lock_release(&a->lock), 0);
 
 		mps_event_set(&a->done);
-		join_expect(&w, 0, "holder");
+		od_join_expect(&w, 0, "holder");
 	}
 	mps_area_destroy(a);
 }
@@ -445,7 +432,7 @@ ParameterizedTest(enum mps_flavour *f, lock, released_by_another_party)
 		cr_assert_eq(mps_lock_acquire(&a->lock, 0), 0);
 		struct mps_workers w;
 		mps_workers_start(&w, *f, a, role_release, 1, 0);
-		join_expect(&w, 0, "releaser");
+		od_join_expect(&w, 0, "releaser");
 		cr_assert(!mps_lock_locked(&a->lock));
 		cr_assert_eq(mps_lock_owner(&a->lock), 0);
 		cr_assert_eq(mps_lock_release(&a->lock), EPERM, "already released by the other");
@@ -463,13 +450,10 @@ ParameterizedTest(enum mps_flavour *f, lock, contention)
 	const char *fl = mps_flavour_name(*f);
 	struct mps_area *a = mps_area_create();
 	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
+		od_reset(a);
 		cr_assert_eq(mps_lock_acquire(&a->lock, 0), 0);
 		struct mps_workers w;
-		mps_workers_start(&w, *f, a, role_contend, 5, 0);
-		cr_assert(mps_count_await(&a->counter[0], 5, SETTLE));
-		for (int i = 0; i < 5; i++)
-			await_asleep((pid_t)a->value[TID + i]);
+		od_start_asleep(&w, *f, a, role_contend, 5, 0, &a->counter[0]);
 		mps_sleep(ABSENCE);
 		cr_assert_eq(mps_count_get(&a->counter[1]), 0,
 		             "%s: a worker got through a held lock", fl);
@@ -478,7 +462,7 @@ ParameterizedTest(enum mps_flavour *f, lock, contention)
 		cr_assert_eq(mps_lock_release(&a->lock), 0);
 		cr_assert_geq(mps_debug_futex_calls() - calls, 1,
 		              "%s: release with 5 sleepers woke nobody", fl);
-		join_expect(&w, 0, "contenders");
+		od_join_expect(&w, 0, "contenders");
 		cr_assert_eq(mps_count_get(&a->counter[1]), 5, "%s: round %d", fl, round);
 		cr_assert(!mps_lock_locked(&a->lock));
 		cr_assert_eq(mps_lock_owner(&a->lock), 0);
@@ -494,24 +478,21 @@ ParameterizedTest(enum mps_flavour *f, lock, reacquire_blocks)
 	const char *fl = mps_flavour_name(*f);
 	struct mps_area *a = mps_area_create();
 	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
 		struct mps_workers w;
-		mps_workers_start(&w, *f, a, role_reacquire, 1, 0);
-		cr_assert(mps_count_await(&a->counter[0], 1, SETTLE));
+		pid_t holder = od_start_one(&w, *f, a, role_reacquire);
 		cr_assert_eq(a->value[RC + 0], ETIMEDOUT, "%s: re-acquire returned %s", fl,
 		             mps_strerror((int)a->value[RC + 0]));
 		cr_assert(a->elapsed[0] >= T_WAIT - 0.001 && a->elapsed[0] < T_WAIT + mps_slack(),
 		          "%s: re-acquire timed out after %.3f s, asked %.3f", fl, a->elapsed[0],
 		          T_WAIT);
-		pid_t holder = (pid_t)a->value[TID + 0];
-		await_asleep(holder);
+		od_await_asleep(holder);
 		cr_assert(mps_lock_locked(&a->lock));
 		cr_assert_eq(mps_lock_owner(&a->lock), holder);
 		uint64_t calls = mps_debug_futex_calls();
 		cr_assert_eq(mps_lock_release(&a->lock), 0);
 		cr_assert_geq(mps_debug_futex_calls() - calls, 1,
 		              "%s: release with a sleeper woke nobody", fl);
-		join_expect(&w, 0, "re-acquirer");
+		od_join_expect(&w, 0, "re-acquirer");
 		cr_assert(!mps_lock_locked(&a->lock));
 	}
 	mps_area_destroy(a);
@@ -532,7 +513,7 @@ ParameterizedTest(enum mps_flavour *f, lock, timeout_leaves_no_residue)
 		cr_assert_eq(mps_lock_acquire(&a->lock, 0), 0);
 		struct mps_workers w;
 		mps_workers_start(&w, *f, a, role_timeout, 3, 0);
-		join_expect(&w, 0, "timed waiters");
+		od_join_expect(&w, 0, "timed waiters");
 		for (int i = 0; i < 3; i++)
 			cr_assert(a->elapsed[i] >= T_WAIT - 0.001 && a->elapsed[i] < T_WAIT + mps_slack(),
 			          "%s: worker %d timed out after %.3f s, asked %.3f", fl, i,
@@ -558,65 +539,19 @@ ParameterizedTest(enum mps_flavour *f, lock, timeout_leaves_no_residue)
 
 /* --------------------------------------------------------- owner death */
 
-static void expect_ownerdead(struct mps_area *a, enum mps_flavour f, pid_t dead,
-                             double since, const char *how)
-{
-	const char *fl = mps_flavour_name(f);
-	cr_assert(mps_lock_locked(&a->lock), "%s: no auto-release on exit", fl);
-	cr_assert_eq(mps_lock_owner(&a->lock), dead);
-	int r = mps_lock_acquire(&a->lock, 5);
-	double latency = mps_now() - since;
-	cr_assert_eq(r, EOWNERDEAD, "%s: acquire after the holder %s: %s", fl, how,
-	             mps_strerror(r));
-	cr_assert(mps_lock_locked(&a->lock));
-	cr_assert_eq(mps_lock_owner(&a->lock), self_tid(), "%s: EOWNERDEAD but not held", fl);
-	if (f != MPS_THREADS)
-		cr_assert_eq(mps_task_state(dead), 'Z', "%s: holder reaped too soon: not a zombie test",
-		             fl);
-	cr_log_info("lock %s: holder %s, EOWNERDEAD after %.1f ms", fl, how, latency * 1e3);
-	cr_assert(latency < DEATH_BOUND, "%s: owner death took %.3f s to notice", fl, latency);
-	cr_assert_eq(mps_lock_release(&a->lock), 0);
-	cr_assert(!mps_lock_locked(&a->lock));
-}
-
 /* SPEC §5: a holder that exits (a thread returns, a process _exits and is
  * left unreaped) is dead: the next acquirer gets EOWNERDEAD and holds. */
 MPS_FLAVOURS(lock, owner_exits_holding)
 ParameterizedTest(enum mps_flavour *f, lock, owner_exits_holding)
 {
-	struct mps_area *a = mps_area_create();
-	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
-		struct mps_workers w;
-		mps_workers_start(&w, *f, a, role_hold_exit, 1, 0);
-		cr_assert(mps_count_await(&a->counter[0], 1, SETTLE));
-		pid_t dead = (pid_t)a->value[TID + 0];
-		await_dead(*f, dead);
-		expect_ownerdead(a, *f, dead, mps_now(), "exited");
-		join_expect(&w, 0, "exited holder");
-	}
-	mps_area_destroy(a);
+	od_owner_exits_holding(&lock_ops, *f);
 }
 
 /* SPEC §5: a holder SIGKILLed and not reaped (a zombie) is dead. */
 MPS_PROCESS_FLAVOURS(lock, owner_killed_zombie)
 ParameterizedTest(enum mps_flavour *f, lock, owner_killed_zombie)
 {
-	struct mps_area *a = mps_area_create();
-	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
-		struct mps_workers w;
-		mps_workers_start(&w, *f, a, role_hold, 1, 0);
-		cr_assert(mps_count_await(&a->counter[0], 1, SETTLE));
-		pid_t dead = (pid_t)a->value[TID + 0];
-		cr_assert_eq(dead, w.pids[0]);
-		double killed = mps_now();
-		cr_assert_eq(mps_workers_kill(&w, SIGKILL), 0);
-		await_dead(*f, dead);
-		expect_ownerdead(a, *f, dead, killed, "was killed");
-		join_expect(&w, 1, "killed holder");
-	}
-	mps_area_destroy(a);
+	od_owner_killed_zombie(&lock_ops, *f);
 }
 
 /* SPEC §5: two waiters already asleep when the holder dies (a thread exits,
@@ -625,48 +560,5 @@ ParameterizedTest(enum mps_flavour *f, lock, owner_killed_zombie)
 MPS_FLAVOURS(lock, sleeping_waiter_gets_ownerdead)
 ParameterizedTest(enum mps_flavour *f, lock, sleeping_waiter_gets_ownerdead)
 {
-	const char *fl = mps_flavour_name(*f);
-	struct mps_area *a = mps_area_create();
-	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
-		struct mps_workers holder, waiters;
-		mps_workers_start(&holder, *f, a, role_hold, 1, 0);
-		cr_assert(mps_count_await(&a->counter[0], 1, SETTLE));
-		pid_t dead = (pid_t)a->value[TID + 0];
-		mps_workers_start(&waiters, *f, a, role_wait_for_death, 2, 1);
-		cr_assert(mps_count_await(&a->counter[1], 2, SETTLE));
-		await_asleep((pid_t)a->value[TID + 1]);
-		await_asleep((pid_t)a->value[TID + 2]);
-
-		double died = mps_now();
-		if (*f == MPS_THREADS)
-			mps_event_set(&a->done);  /* the holder thread returns holding the lock */
-		else
-			cr_assert_eq(mps_workers_kill(&holder, SIGKILL), 0);  /* reaped below */
-		join_expect(&waiters, 0, "waiters");
-
-		int dead_seen = 0, plain = 0;
-		double latency = 0;
-		for (int i = 1; i <= 2; i++) {
-			int r = (int)a->value[RC + i];
-			if (r == EOWNERDEAD) {
-				dead_seen++;
-				latency = a->elapsed[i] - died;
-			} else if (r == 0) {
-				plain++;
-			} else {
-				cr_assert_fail("%s: waiter %d got %s", fl, i, mps_strerror(r));
-			}
-		}
-		cr_assert_eq(dead_seen, 1, "%s: %d waiters got EOWNERDEAD", fl, dead_seen);
-		cr_assert_eq(plain, 1);
-		if (*f != MPS_THREADS)
-			cr_assert_eq(mps_task_state(dead), 'Z', "%s: holder reaped too soon", fl);
-		cr_log_info("lock %s: sleeping waiter got EOWNERDEAD %.1f ms after the holder died",
-		            fl, latency * 1e3);
-		cr_assert(latency < DEATH_BOUND, "%s: owner death took %.3f s to notice", fl, latency);
-		cr_assert(!mps_lock_locked(&a->lock));
-		join_expect(&holder, *f == MPS_THREADS ? 0 : 1, "holder");
-	}
-	mps_area_destroy(a);
+	od_sleeping_waiter_gets_ownerdead(&lock_ops, *f);
 }

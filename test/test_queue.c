@@ -41,6 +41,7 @@
 
 #include <mpsync/queue.h>
 #include "harness.h"
+#include "segtest.h"
 
 #define SEG_SIZE   (1u << 20)
 #define LONG_WAIT  30.0   /* a role's "forever": every wait in a role is bounded */
@@ -141,15 +142,6 @@ static void reset(struct mps_area *a)
 		vset(a, i, 0);
 }
 
-static mps_segment_t *make_segment(struct mps_area *a)
-{
-	mps_segment_t *seg = NULL;
-	mps_segment_unlink(a->segname);
-	int r = mps_segment_create(a->segname, SEG_SIZE, &seg);
-	cr_assert_eq(r, 0, "segment_create: %s", mps_strerror(r));
-	return seg;
-}
-
 static mps_queue_t *make_queue(mps_segment_t *seg, const char *name, bool joinable,
                                unsigned maxsize, size_t capacity)
 {
@@ -161,18 +153,28 @@ static mps_queue_t *make_queue(mps_segment_t *seg, const char *name, bool joinab
 	return q;
 }
 
-/* A role's view of a queue: the segment opened by name, then the queue. */
+/* A role's view of a queue: the segment opened by name, then the queue;
+ * -1 when the segment does not open. */
 static int role_open(struct mps_area *a, const char *name, bool joinable,
                      mps_segment_t **seg, mps_queue_t **q)
 {
-	int r = mps_segment_open(a->segname, seg);
-	if (r)
-		return r;
-	r = joinable ? mps_segment_joinable_queue(*seg, name, MPS_OPEN_ONLY, 0, 0, q)
+	*seg = segtest_open(a);
+	if (!*seg)
+		return -1;
+	int r = joinable ? mps_segment_joinable_queue(*seg, name, MPS_OPEN_ONLY, 0, 0, q)
 	             : mps_segment_queue(*seg, name, MPS_OPEN_ONLY, 0, 0, q);
 	if (r)
 		mps_segment_close(*seg);
 	return r;
+}
+
+/* The end of a role that blocked: when its call returned and what it gave
+ * (a code, or an item), for the parent to judge; then the segment goes. */
+static void finish(struct mps_area *a, int index, mps_segment_t *seg, int64_t rc)
+{
+	a->elapsed[index] = mps_now();
+	vset(a, RC_BASE + index, rc);
+	mps_segment_close(seg);
 }
 
 static int put_i32(mps_queue_t *q, int32_t v, double timeout)
@@ -191,22 +193,6 @@ static int32_t get_i32(mps_queue_t *q, double timeout)
 	return n == sizeof v ? v : -999;
 }
 
-static void *snap(mps_segment_t *seg)
-{
-	size_t n = mps_segment_size(seg);
-	void *c = malloc(n);
-	cr_assert(c);
-	memcpy(c, mps_segment_base(seg), n);
-	return c;
-}
-
-static void same(mps_segment_t *seg, void *c, const char *what)
-{
-	cr_assert(memcmp(c, mps_segment_base(seg), mps_segment_size(seg)) == 0,
-	          "%s changed the segment's bytes", what);
-	free(c);
-}
-
 static void start(struct mps_workers *w, enum mps_flavour f, struct mps_area *a,
                   mps_role_fn role, int n, int first)
 {
@@ -219,11 +205,11 @@ static void start(struct mps_workers *w, enum mps_flavour f, struct mps_area *a,
 	mps_workers_start(w, f, a, role, n, first);
 }
 
-static void join_ok(struct mps_workers *w, const char *what)
+/* A timed call that gave up after el seconds took its timeout t: not less
+ * (but for 1 ms of clock granularity), and not more than the slack over. */
+static void took_about(double el, const char *call, double t)
 {
-	int failed = mps_workers_join_report(w, 0, JOIN_S, what);
-	cr_assert_eq(failed, 0, "%s (%s): %d of %d workers failed", what,
-	             mps_flavour_name(w->flavour), failed, w->n);
+	cr_assert(el >= t - 0.001 && el < t + mps_slack(), "%s(%g) took %.4f s", call, t, el);
 }
 
 /* Polls until *waiting(q) reaches n and workers [first, first+n) sleep. */
@@ -253,7 +239,7 @@ static void await_waiters(struct mps_area *a, mps_queue_t *q,
 Test(queue, create_open)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 6, 1000), *q2 = NULL;
 	cr_assert_eq(mps_queue_capacity(q), 1000);
 	cr_assert_eq(mps_queue_max_item(q), 1000 - MPS_QUEUE_RECORD_HEADER);
@@ -292,15 +278,14 @@ Test(queue, create_open)
 	cr_assert_eq(put_i32(u, 7, 0), 0);
 	cr_assert_eq(get_i32(u, 0), 7);
 	cr_assert_eq(mps_object_release(u), 0);
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.1: every put variant succeeds while there is room; then not empty, full. */
 Test(queue, put_variants)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 6, 1024);
 	static const double ts[] = { MPS_FOREVER, 1.0, 1e300, 0.0, -1.0, -INFINITY };
 	for (int round = 0; round < 2; round++) {
@@ -314,8 +299,7 @@ Test(queue, put_variants)
 			cr_assert_eq(get_i32(q, 0), i);
 		cr_assert(mps_queue_empty(q) && !mps_queue_full(q));
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.2: a full queue: polls fail at once, a timed put after about T; the
@@ -323,29 +307,27 @@ Test(queue, put_variants)
 Test(queue, put_full_timeouts)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 2, 1024);
 	static const double polls[] = { 0.0, -0.0, -1.0, -1e-9, -INFINITY };
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(put_i32(q, 1, 0), 0);
 		cr_assert_eq(put_i32(q, 2, 0), 0);
 		for (unsigned i = 0; i < sizeof polls / sizeof polls[0]; i++) {
-			void *c = snap(seg);
+			void *c = segtest_snap(seg);
 			double t0 = mps_now();
 			cr_assert_eq(put_i32(q, 3, polls[i]), ETIMEDOUT, "put(%g)", polls[i]);
 			cr_assert_lt(mps_now() - t0, mps_quick(), "put(%g) blocked", polls[i]);
-			same(seg, c, "a failed put_nowait");
+			segtest_same(seg, c, "a failed put_nowait");
 		}
 		double t0 = mps_now();
 		cr_assert_eq(put_i32(q, 3, 0.1), ETIMEDOUT);
-		double el = mps_now() - t0;
-		cr_assert(el >= 0.099 && el < 0.1 + mps_slack(), "put(0.1) took %.4f s", el);
+		took_about(mps_now() - t0, "put", 0.1);
 		cr_assert_eq(mps_queue_qsize(q), 2);
 		cr_assert_eq(get_i32(q, 0), 1);
 		cr_assert_eq(get_i32(q, 0), 2);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.3, 8.4: gets return FIFO order whatever the timeout; an empty queue
@@ -353,7 +335,7 @@ Test(queue, put_full_timeouts)
 Test(queue, get_variants_timeouts)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 0, 512);
 	static const double ts[] = { MPS_FOREVER, 1.0, 0.0, -1.0, 1e15 };
 	static const double polls[] = { 0.0, -0.0, -1.0, -INFINITY };
@@ -371,21 +353,18 @@ Test(queue, get_variants_timeouts)
 		for (int i = 0; i < 2; i++) {
 			double t0 = mps_now();
 			cr_assert_eq(get_i32(q, timed[i]), -1000 - ETIMEDOUT);
-			double el = mps_now() - t0;
-			cr_assert(el >= timed[i] - 0.001 && el < timed[i] + mps_slack(),
-			          "get(%g) took %.4f s", timed[i], el);
+			took_about(mps_now() - t0, "get", timed[i]);
 		}
 		cr_assert(mps_queue_empty(q));
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.7: qsize follows puts and gets exactly when quiescent. */
 Test(queue, qsize)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 0, 256);
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(mps_queue_qsize(q), 0);
@@ -399,8 +378,7 @@ Test(queue, qsize)
 		cr_assert_eq(mps_queue_qsize(q), 0);
 		cr_assert_eq(mps_queue_bytes(q), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.8: an item the queue can never hold is EMSGSIZE and changes nothing:
@@ -409,7 +387,7 @@ Test(queue, qsize)
 Test(queue, oversize_put)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 1, 200);
 	static uint8_t big[512], out[512];
 	size_t max = mps_queue_max_item(q), n = 0;
@@ -417,15 +395,15 @@ Test(queue, oversize_put)
 	for (int round = 0; round < 2; round++) {
 		static const size_t sizes[] = { 193, 200, 511, SIZE_MAX };
 		for (unsigned i = 0; i < 4; i++) {
-			void *c = snap(seg);
+			void *c = segtest_snap(seg);
 			cr_assert_eq(mps_queue_put(q, big, sizes[i], MPS_FOREVER), EMSGSIZE);
-			same(seg, c, "an oversize put");
+			segtest_same(seg, c, "an oversize put");
 		}
 		cr_assert_eq(put_i32(q, 42, 0), 0);
 		cr_assert_eq(mps_queue_qsize(q), 1);
-		void *c = snap(seg);
+		void *c = segtest_snap(seg);
 		cr_assert_eq(mps_queue_put(q, big, 193, 0), EMSGSIZE, "oversize beats Full");
-		same(seg, c, "an oversize put on a full queue");
+		segtest_same(seg, c, "an oversize put on a full queue");
 		cr_assert_eq(get_i32(q, 0), 42);
 		cr_assert(mps_queue_empty(q));
 
@@ -437,8 +415,7 @@ Test(queue, oversize_put)
 		cr_assert_eq(n, max);
 		cr_assert_eq(memcmp(out, big, max), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* A buffer too small: EMSGSIZE, *len says how large, the item stays (the
@@ -446,7 +423,7 @@ Test(queue, oversize_put)
 Test(queue, small_buffer)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 0, 512);
 	uint8_t item[100], out[128];
 	for (int round = 0; round < 2; round++) {
@@ -454,15 +431,15 @@ Test(queue, small_buffer)
 		cr_assert_eq(mps_queue_put(q, item, sizeof item, 0), 0);
 		cr_assert_eq(mps_queue_put(q, NULL, 0, 0), 0, "an empty item");
 		size_t n = 0;
-		void *c = snap(seg);
+		void *c = segtest_snap(seg);
 		cr_assert_eq(mps_queue_get(q, out, 99, &n, 0), EMSGSIZE);
 		cr_assert_eq(n, 100);
-		same(seg, c, "a get into a small buffer");
+		segtest_same(seg, c, "a get into a small buffer");
 		n = 0;
-		c = snap(seg);
+		c = segtest_snap(seg);
 		cr_assert_eq(mps_queue_get(q, NULL, 0, &n, MPS_FOREVER), EMSGSIZE);
 		cr_assert_eq(n, 100);
-		same(seg, c, "a get into no buffer");
+		segtest_same(seg, c, "a get into no buffer");
 		cr_assert_eq(mps_queue_get(q, out, sizeof out, &n, 0), 0);
 		cr_assert_eq(n, 100);
 		cr_assert_eq(memcmp(out, item, 100), 0);
@@ -471,8 +448,7 @@ Test(queue, small_buffer)
 		cr_assert_eq(n, 0);
 		cr_assert(mps_queue_empty(q));
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* SPEC §2: bad input is EINVAL (ENOTSUP for join/task_done of a plain
@@ -480,7 +456,7 @@ Test(queue, small_buffer)
 Test(queue, bad_input)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 2, 256);
 	mps_queue_t *jq = make_queue(seg, "jq", true, 2, 256);
 	mps_lock_t *lock = NULL;
@@ -492,7 +468,7 @@ Test(queue, bad_input)
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(put_i32(q, 9, 0), 0);
 		cr_assert_eq(put_i32(jq, 9, 0), 0);
-		void *c = snap(seg);
+		void *c = segtest_snap(seg);
 		cr_assert_eq(mps_queue_put(q, &v, sizeof v, NAN), EINVAL);
 		cr_assert_eq(mps_queue_put(q, &v, sizeof v, -NAN), EINVAL);
 		cr_assert_eq(mps_queue_put(q, NULL, 4, 0), EINVAL);
@@ -518,14 +494,13 @@ Test(queue, bad_input)
 		cr_assert_eq(mps_queue_max_item(NULL), 0);
 		cr_assert(!mps_queue_full(notq));
 		cr_assert_eq(mps_queue_getters_waiting(notq), 0);
-		same(seg, c, "bad input");
+		segtest_same(seg, c, "bad input");
 		cr_assert(!mps_lock_locked(lock));
 		cr_assert_eq(get_i32(q, 0), 9);
 		cr_assert_eq(get_i32(jq, 0), 9);
 		cr_assert_eq(mps_queue_task_done(jq), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* Items of every size from 0 to max_item, put and got in a random order
@@ -537,7 +512,7 @@ Test(queue, ring_wrap_sizes)
 {
 	enum { CAP = 256, STEPS = 20000, MODEL = 64 };
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 0, CAP);
 	uint32_t fifo_seq[MODEL], fifo_len[MODEL];
 	unsigned head = 0, n = 0;
@@ -555,9 +530,9 @@ Test(queue, ring_wrap_sizes)
 			if (len >= ITEM_MIN)
 				item_make(buf, 9, (uint32_t)seq, len);
 			if (bytes + record_of(len) > CAP) {
-				void *c = snap(seg);
+				void *c = segtest_snap(seg);
 				cr_assert_eq(mps_queue_put(q, buf, len, 0), ETIMEDOUT, "step %d", step);
-				same(seg, c, "a put that does not fit");
+				segtest_same(seg, c, "a put that does not fit");
 				fulls++;
 				put = false;
 			} else {
@@ -592,8 +567,7 @@ Test(queue, ring_wrap_sizes)
 	}
 	cr_assert_gt(wraps, 100, "the ring wrapped only %u times", wraps);
 	cr_assert_gt(fulls, 100, "only %u puts found the ring full", fulls);
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* §13.8: maxsize 0 bounds by bytes only; full() reports the byte limit
@@ -601,7 +575,7 @@ Test(queue, ring_wrap_sizes)
 Test(queue, maxsize_zero_bytes_bound)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 0, 1024);
 	uint8_t item[100] = { 0 };
 	cr_assert_eq(mps_queue_maxsize(q), 0);
@@ -627,8 +601,7 @@ Test(queue, maxsize_zero_bytes_bound)
 		cr_assert_eq(put_i32(m, i, 0), 0);
 	cr_assert(mps_queue_full(m));
 	cr_assert_eq(put_i32(m, 3, 0), ETIMEDOUT);
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.10 and join's timeouts: task_done more often than items were put is
@@ -637,14 +610,14 @@ Test(queue, maxsize_zero_bytes_bound)
 Test(queue, task_done_join)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", true, 0, 256);
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(mps_queue_join(q, 0), 0);
 		cr_assert_eq(mps_queue_join(q, MPS_FOREVER), 0);
-		void *c = snap(seg);
+		void *c = segtest_snap(seg);
 		cr_assert_eq(mps_queue_task_done(q), EOVERFLOW);
-		same(seg, c, "task_done with nothing unfinished");
+		segtest_same(seg, c, "task_done with nothing unfinished");
 		for (int i = 0; i < 3; i++)
 			cr_assert_eq(put_i32(q, i, 0), 0);
 		cr_assert_eq(mps_queue_unfinished(q), 3);
@@ -654,21 +627,19 @@ Test(queue, task_done_join)
 		cr_assert_lt(mps_now() - t0, mps_quick());
 		t0 = mps_now();
 		cr_assert_eq(mps_queue_join(q, 0.1), ETIMEDOUT);
-		double el = mps_now() - t0;
-		cr_assert(el >= 0.099 && el < 0.1 + mps_slack(), "join(0.1) took %.4f s", el);
+		took_about(mps_now() - t0, "join", 0.1);
 		for (int i = 0; i < 3; i++)
 			cr_assert_eq(get_i32(q, 0), i);
 		cr_assert_eq(mps_queue_unfinished(q), 3, "a get is not a task_done");
 		for (int i = 0; i < 3; i++)
 			cr_assert_eq(mps_queue_task_done(q), 0);
 		cr_assert_eq(mps_queue_unfinished(q), 0);
-		c = snap(seg);
+		c = segtest_snap(seg);
 		cr_assert_eq(mps_queue_task_done(q), EOVERFLOW);
-		same(seg, c, "an extra task_done");
+		segtest_same(seg, c, "an extra task_done");
 		cr_assert_eq(mps_queue_join(q, 0), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.13 on one thread: shutdown(immediate=false) keeps the items, which can
@@ -677,7 +648,7 @@ Test(queue, task_done_join)
 Test(queue, shutdown_drains)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", true, 4, 256);
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(put_i32(q, i, 0), 0);
@@ -701,8 +672,7 @@ Test(queue, shutdown_drains)
 		cr_assert_eq(mps_queue_task_done(q), 0);
 	cr_assert_eq(mps_queue_join(q, 0), 0);
 	cr_assert_eq(mps_queue_task_done(q), EOVERFLOW);
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.14 on one thread: shutdown(immediate=true) empties the queue, counting
@@ -711,7 +681,7 @@ Test(queue, shutdown_drains)
 Test(queue, shutdown_immediate)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", true, 0, 256);
 	mps_queue_t *p = make_queue(seg, "p", false, 0, 256);
 	for (int i = 0; i < 4; i++) {
@@ -734,8 +704,7 @@ Test(queue, shutdown_immediate)
 	cr_assert_eq(mps_queue_task_done(q), EOVERFLOW);
 	cr_assert_eq(mps_queue_shutdown(q, true), 0);
 	cr_assert_eq(mps_queue_unfinished(q), 0);
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* ======================= cross-process ======================= */
@@ -764,7 +733,7 @@ ParameterizedTest(enum mps_flavour *f, queue, mgr_types)
 {
 	for (int joinable = 0; joinable < 2; joinable++) {
 		struct mps_area *a = mps_area_create();
-		mps_segment_t *seg = make_segment(a);
+		mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 		mps_queue_t *q = make_queue(seg, "q", joinable, 2, 256);
 		a->arg = joinable;
 		for (int round = 0; round < 2; round++) {
@@ -772,14 +741,13 @@ ParameterizedTest(enum mps_flavour *f, queue, mgr_types)
 			cr_assert_eq(put_i32(q, 6, 0), 0);
 			struct mps_workers w;
 			start(&w, *f, a, role_mgr_types, 1, 0);
-			join_ok(&w, "8.11 child");
+			segtest_join(&w, JOIN_S, "8.11 child");
 			cr_assert(mps_queue_empty(q));
 			cr_assert(!mps_queue_full(q));
 			if (joinable)
 				cr_assert_eq(mps_queue_join(q, 0), 0);
 		}
-		mps_segment_close(seg);
-		mps_area_destroy(a);
+		segtest_end(a, seg);
 	}
 }
 
@@ -801,20 +769,19 @@ MPS_FLAVOURS(queue, fifo_across_processes)
 ParameterizedTest(enum mps_flavour *f, queue, fifo_across_processes)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 0, 4096);
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < 10; i++)
 			cr_assert_eq(put_i32(q, i, 0), 0);
 		struct mps_workers w;
 		start(&w, *f, a, role_put_10_19, 1, 0);
-		join_ok(&w, "8.6 child");
+		segtest_join(&w, JOIN_S, "8.6 child");
 		for (int i = 0; i < 20; i++)
 			cr_assert_eq(get_i32(q, 0), i);
 		cr_assert_eq(get_i32(q, 0), -1000 - ETIMEDOUT);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* Producers and consumers, items of varying size through a small ring that
@@ -868,17 +835,17 @@ MPS_FLAVOURS(queue, producers_consumers)
 ParameterizedTest(enum mps_flavour *f, queue, producers_consumers)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 16, 1024);
 	for (int round = 0; round < 2; round++) {
 		reset(a);
 		struct mps_workers prod, cons;
 		start(&cons, *f, a, role_consumer, PC_CONSUMERS, PC_PRODUCERS);
 		start(&prod, *f, a, role_producer, PC_PRODUCERS, 0);
-		join_ok(&prod, "producers");
+		segtest_join(&prod, JOIN_S, "producers");
 		for (int i = 0; i < PC_CONSUMERS; i++)
 			cr_assert_eq(mps_queue_put(q, NULL, 0, LONG_WAIT), 0);
-		join_ok(&cons, "consumers");
+		segtest_join(&cons, JOIN_S, "consumers");
 		const int64_t n = PC_ITEMS;
 		for (int p = 0; p < PC_PRODUCERS; p++) {
 			cr_assert_eq(vget(a, p * 3), n, "producer %d: %lld items arrived", p,
@@ -888,8 +855,7 @@ ParameterizedTest(enum mps_flavour *f, queue, producers_consumers)
 		}
 		cr_assert(mps_queue_empty(q) && mps_queue_bytes(q) == 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.5 and a blocked put: a full queue (maxsize 6) blocks a putter until a
@@ -901,9 +867,7 @@ static int role_put_7(struct mps_area *a, int index)
 	MPS_CHECK(role_open(a, "q", false, &seg, &q) == 0);
 	announce(a, index);
 	int r = put_i32(q, 7, LONG_WAIT);
-	a->elapsed[index] = mps_now();
-	vset(a, RC_BASE + index, r);
-	mps_segment_close(seg);
+	finish(a, index, seg, r);
 	MPS_CHECK(r == 0);
 	return 0;
 }
@@ -926,7 +890,7 @@ MPS_FLAVOURS(queue, blocked_put_released)
 ParameterizedTest(enum mps_flavour *f, queue, blocked_put_released)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 6, 1024);
 	for (int round = 0; round < 2; round++) {
 		reset(a);
@@ -938,8 +902,8 @@ ParameterizedTest(enum mps_flavour *f, queue, blocked_put_released)
 		await_waiters(a, q, mps_queue_putters_waiting, 1, 0, "putter");
 		cr_assert_eq(mps_queue_qsize(q), 6);
 		start(&getter, *f, a, role_get_7, 1, 1);
-		join_ok(&putter, "putter");
-		join_ok(&getter, "getter");
+		segtest_join(&putter, JOIN_S, "putter");
+		segtest_join(&getter, JOIN_S, "getter");
 		cr_assert_lt(a->elapsed[0] - a->elapsed[1], mps_slack(),
 		             "the putter returned %.3f s after the first get",
 		             a->elapsed[0] - a->elapsed[1]);
@@ -947,8 +911,7 @@ ParameterizedTest(enum mps_flavour *f, queue, blocked_put_released)
 		cr_assert(!mps_queue_full(q));
 		cr_assert_eq(mps_queue_putters_waiting(q), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* Blocked gets: three getters sleep on an empty queue; a producer in
@@ -960,9 +923,7 @@ static int role_get_one(struct mps_area *a, int index)
 	MPS_CHECK(role_open(a, "q", false, &seg, &q) == 0);
 	announce(a, index);
 	int32_t v = get_i32(q, LONG_WAIT);
-	vset(a, RC_BASE + index, v);
-	a->elapsed[index] = mps_now();
-	mps_segment_close(seg);
+	finish(a, index, seg, v);
 	MPS_CHECK(v >= 0);
 	return 0;
 }
@@ -984,7 +945,7 @@ MPS_FLAVOURS(queue, blocked_get_released)
 ParameterizedTest(enum mps_flavour *f, queue, blocked_get_released)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 0, 1024);
 	for (int round = 0; round < 2; round++) {
 		reset(a);
@@ -992,8 +953,8 @@ ParameterizedTest(enum mps_flavour *f, queue, blocked_get_released)
 		start(&getters, *f, a, role_get_one, 3, 0);
 		await_waiters(a, q, mps_queue_getters_waiting, 3, 0, "getters");
 		start(&producer, *f, a, role_put_three, 1, 3);
-		join_ok(&producer, "producer");
-		join_ok(&getters, "getters");
+		segtest_join(&producer, JOIN_S, "producer");
+		segtest_join(&getters, JOIN_S, "getters");
 		int seen = 0;
 		for (int i = 0; i < 3; i++) {
 			int64_t v = vget(a, RC_BASE + i);
@@ -1007,8 +968,7 @@ ParameterizedTest(enum mps_flavour *f, queue, blocked_get_released)
 		cr_assert(mps_queue_empty(q));
 		cr_assert_eq(mps_queue_getters_waiting(q), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* A getter woken for an item its buffer cannot hold returns EMSGSIZE and
@@ -1023,10 +983,8 @@ static int role_get_cap(struct mps_area *a, int index)
 	MPS_CHECK(role_open(a, "q", false, &seg, &q) == 0);
 	announce(a, index);
 	int r = mps_queue_get(q, buf, (size_t)vget(a, index), &n, LONG_WAIT);
-	a->elapsed[index] = mps_now();
 	vset(a, 2 + index, (int64_t)n);
-	vset(a, RC_BASE + index, r);
-	mps_segment_close(seg);
+	finish(a, index, seg, r);
 	MPS_CHECK(r == 0 || r == EMSGSIZE);
 	return 0;
 }
@@ -1035,7 +993,7 @@ MPS_FLAVOURS(queue, small_buffer_passes_wake)
 ParameterizedTest(enum mps_flavour *f, queue, small_buffer_passes_wake)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "q", false, 0, 1024);
 	uint8_t item[100];
 	for (int round = 0; round < 4; round++) {
@@ -1050,7 +1008,7 @@ ParameterizedTest(enum mps_flavour *f, queue, small_buffer_passes_wake)
 		item_make(item, 5, (uint32_t)round, sizeof item);
 		double t0 = mps_now();
 		cr_assert_eq(mps_queue_put(q, item, sizeof item, 0), 0);
-		join_ok(&large, "large getter");
+		segtest_join(&large, JOIN_S, "large getter");
 		cr_assert_eq(vget(a, RC_BASE + 1), 0);
 		cr_assert_eq(vget(a, 3), 100);
 		cr_assert_lt(a->elapsed[1] - t0, mps_slack(), "the large getter returned %.3f s "
@@ -1058,7 +1016,7 @@ ParameterizedTest(enum mps_flavour *f, queue, small_buffer_passes_wake)
 		/* The small getter returned EMSGSIZE, or was never woken and takes
 		 * this; which one is a race the test leaves open. */
 		cr_assert_eq(put_i32(q, 4, 0), 0);
-		join_ok(&small, "small getter");
+		segtest_join(&small, JOIN_S, "small getter");
 		int64_t r = vget(a, RC_BASE + 0);
 		cr_assert(r == 0 ? vget(a, 2) == 4 : r == EMSGSIZE && vget(a, 2) == 100,
 		          "small getter: %lld, length %lld", (long long)r, (long long)vget(a, 2));
@@ -1066,8 +1024,7 @@ ParameterizedTest(enum mps_flavour *f, queue, small_buffer_passes_wake)
 			cr_assert_eq(get_i32(q, 0), 4);
 		cr_assert(mps_queue_empty(q));
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* Putters blocked by bytes, not count: one get that frees room for both
@@ -1084,9 +1041,7 @@ static int role_put_sized(struct mps_area *a, int index)
 	item_make(buf, (uint32_t)index, 0, len);
 	announce(a, index);
 	int r = mps_queue_put(q, buf, len, LONG_WAIT);
-	vset(a, RC_BASE + index, r);
-	a->elapsed[index] = mps_now();
-	mps_segment_close(seg);
+	finish(a, index, seg, r);
 	MPS_CHECK(r == 0);
 	return 0;
 }
@@ -1105,7 +1060,7 @@ MPS_FLAVOURS(queue, byte_blocked_putters)
 ParameterizedTest(enum mps_flavour *f, queue, byte_blocked_putters)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *b = make_queue(seg, "b", false, 0, 256);
 	mps_queue_t *c = make_queue(seg, "c", false, 2, 256);
 	uint8_t buf[256];
@@ -1123,7 +1078,7 @@ ParameterizedTest(enum mps_flavour *f, queue, byte_blocked_putters)
 		await_waiters(a, b, mps_queue_putters_waiting, 2, 0, "byte-blocked putters");
 		cr_assert_eq(get_producer(b), 50);
 		double t_get = mps_now();
-		join_ok(&w, "byte-blocked putters");
+		segtest_join(&w, JOIN_S, "byte-blocked putters");
 		for (int i = 0; i < 2; i++)
 			cr_assert_lt(a->elapsed[i] - t_get, mps_slack(), "putter %d returned %.3f s "
 			             "after the get", i, a->elapsed[i] - t_get);
@@ -1159,14 +1114,13 @@ ParameterizedTest(enum mps_flavour *f, queue, byte_blocked_putters)
 		             "after the get", a->elapsed[3] - t0);
 		cr_assert(!mps_worker_done(a, 2), "the large putter cannot fit yet");
 		cr_assert_eq(get_producer(c), 61);
-		join_ok(&w, "count-blocked putters");
+		segtest_join(&w, JOIN_S, "count-blocked putters");
 		cr_assert_eq(mps_queue_qsize(c), 2);
 		cr_assert_eq(mps_queue_get(c, buf, sizeof buf, &n, 0), 0);
 		cr_assert_eq(n, 8, "the small putter's item first");
 		cr_assert_eq(get_producer(c), 2);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.2-8.4 from another process: polls fail at once, timed calls after
@@ -1208,7 +1162,7 @@ MPS_FLAVOURS(queue, timeouts_across_processes)
 ParameterizedTest(enum mps_flavour *f, queue, timeouts_across_processes)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *e = make_queue(seg, "e", false, 0, 256);
 	mps_queue_t *full = make_queue(seg, "f", false, 1, 256);
 	mps_queue_t *j = make_queue(seg, "j", true, 0, 256);
@@ -1218,19 +1172,16 @@ ParameterizedTest(enum mps_flavour *f, queue, timeouts_across_processes)
 		reset(a);
 		struct mps_workers w;
 		start(&w, *f, a, role_timeouts, 1, 0);
-		join_ok(&w, "timeouts");
+		segtest_join(&w, JOIN_S, "timeouts");
 		cr_assert_lt(vget(a, 0) / 1e9, mps_quick(), "polls blocked");
-		static const char *what[] = { "", "get(0.2)", "put(0.2)", "join(0.2)" };
-		for (int i = 1; i < 4; i++) {
-			double el = vget(a, i) / 1e9;
-			cr_assert(el >= 0.199 && el < 0.2 + mps_slack(), "%s took %.4f s", what[i], el);
-		}
+		static const char *what[] = { "", "get", "put", "join" };
+		for (int i = 1; i < 4; i++)
+			took_about(vget(a, i) / 1e9, what[i], 0.2);
 		cr_assert(mps_queue_empty(e));
 		cr_assert_eq(mps_queue_qsize(full), 1);
 		cr_assert_eq(mps_queue_unfinished(j), 1);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.9: four workers get and task_done; join returns once all ten items are
@@ -1259,7 +1210,7 @@ MPS_FLAVOURS(queue, join_four_workers)
 ParameterizedTest(enum mps_flavour *f, queue, join_four_workers)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_queue_t *q = make_queue(seg, "jq", true, 0, 1024);
 	for (int round = 0; round < 2; round++) {
 		reset(a);
@@ -1274,11 +1225,10 @@ ParameterizedTest(enum mps_flavour *f, queue, join_four_workers)
 		for (int i = 0; i < 4; i++)
 			cr_assert_eq(mps_queue_put(q, NULL, 0, 0), 0);
 		cr_assert_eq(mps_queue_join(q, LONG_WAIT), 0);
-		join_ok(&w, "join workers");
+		segtest_join(&w, JOIN_S, "join workers");
 		cr_assert(mps_queue_empty(q));
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 8.13, 8.14 with sleepers: shutdown wakes getters (empty queue) and
@@ -1300,9 +1250,7 @@ static int role_shutdown_waiter(struct mps_area *a, int index)
 		r = put_i32(q, index, LONG_WAIT);
 	else
 		r = mps_queue_join(q, LONG_WAIT);
-	a->elapsed[index] = mps_now();
-	vset(a, RC_BASE + index, r);
-	mps_segment_close(seg);
+	finish(a, index, seg, r);
 	return 0;
 }
 
@@ -1310,7 +1258,7 @@ MPS_FLAVOURS(queue, shutdown_wakes_waiters)
 ParameterizedTest(enum mps_flavour *f, queue, shutdown_wakes_waiters)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = make_segment(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	for (int immediate = 0; immediate < 2; immediate++) {
 		reset(a);
 		a->arg = immediate;
@@ -1337,8 +1285,8 @@ ParameterizedTest(enum mps_flavour *f, queue, shutdown_wakes_waiters)
 		cr_assert_eq(mps_queue_shutdown(e, immediate), 0);
 		cr_assert_eq(mps_queue_shutdown(full, immediate), 0);
 		cr_assert_eq(mps_queue_shutdown(j, immediate), 0);
-		join_ok(&getters, "getters");
-		join_ok(&putters, "putters");
+		segtest_join(&getters, JOIN_S, "getters");
+		segtest_join(&putters, JOIN_S, "putters");
 		for (int i = 0; i < 4; i++) {
 			cr_assert_eq(vget(a, RC_BASE + i), ESHUTDOWN, "waiter %d: %lld", i,
 			             (long long)vget(a, RC_BASE + i));
@@ -1346,7 +1294,7 @@ ParameterizedTest(enum mps_flavour *f, queue, shutdown_wakes_waiters)
 			             "after the shutdown", i, a->elapsed[i] - t_wake);
 		}
 		if (immediate) {
-			join_ok(&joiners, "joiners");
+			segtest_join(&joiners, JOIN_S, "joiners");
 			cr_assert_eq(mps_queue_qsize(full), 0);
 			cr_assert_eq(mps_queue_qsize(j), 0);
 			cr_assert_eq(mps_queue_unfinished(j), 0);
@@ -1363,7 +1311,7 @@ ParameterizedTest(enum mps_flavour *f, queue, shutdown_wakes_waiters)
 				t_wake = mps_now();
 				cr_assert_eq(mps_queue_task_done(j), 0);
 			}
-			join_ok(&joiners, "joiners");
+			segtest_join(&joiners, JOIN_S, "joiners");
 		}
 		for (int i = 4; i < 6; i++)
 			cr_assert_lt(a->elapsed[i] - t_wake, mps_slack(), "joiner %d returned %.3f s "
@@ -1375,8 +1323,7 @@ ParameterizedTest(enum mps_flavour *f, queue, shutdown_wakes_waiters)
 		cr_assert_eq(mps_queue_getters_waiting(e), 0);
 		cr_assert_eq(mps_queue_putters_waiting(full), 0);
 	}
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* ========================= crash safety ========================= */
@@ -1549,7 +1496,7 @@ ParameterizedTest(enum mps_flavour *f, queue, crash_in_the_middle)
 	const char *fl = mps_flavour_name(*f);
 	for (int joinable = 0; joinable < 2; joinable++) {
 		struct mps_area *a = mps_area_create();
-		mps_segment_t *seg = make_segment(a);
+		mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 		mps_queue_t *q = make_queue(seg, "c", joinable, 8, 512);
 		a->arg = joinable;
 		reset(a);
@@ -1578,8 +1525,7 @@ ParameterizedTest(enum mps_flavour *f, queue, crash_in_the_middle)
 				cr_assert(mps_queue_empty(q));
 			}
 		}
-		mps_segment_close(seg);
-		mps_area_destroy(a);
+		segtest_end(a, seg);
 	}
 }
 
@@ -1706,19 +1652,10 @@ static pid_t step_to(mps_segment_t *seg, mps_queue_t *q, enum step_op op, int k,
 {
 	const unsigned char *base = mps_segment_base(seg);
 	size_t size = mps_segment_size(seg);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
-			_exit(3);
-		raise(SIGSTOP);
+	pid_t pid = segtest_traced_child();
+	if (pid == 0)
 		_exit(step_run(q, op) == 0 ? 0 : 4);
-	}
 	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
-		cr_skip_test("ptrace is not available here");
-	cr_assert(WIFSTOPPED(st));
 	memcpy(prev, base, size);
 	for (int stores = 0; stores < k;) {
 		cr_assert_eq(ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL), 0);
@@ -1752,9 +1689,7 @@ static bool step_kill(mps_segment_t *seg, mps_queue_t *q, enum step_op op, int k
 Test(queue, killed_at_every_store)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = NULL;
-	mps_segment_unlink(a->segname);
-	cr_assert_eq(mps_segment_create(a->segname, MPS_SEG_MIN_SIZE, &seg), 0);
+	mps_segment_t *seg = segtest_named(a, MPS_SEG_MIN_SIZE);
 	unsigned char *prev = malloc(mps_segment_size(seg));
 	cr_assert(prev);
 	for (int op = 0; op < OP_COUNT; op++) {
@@ -1789,8 +1724,7 @@ Test(queue, killed_at_every_store)
 		cr_assert_gt(after, 1, "%s: no kill left the queue as after", op_names[op]);
 	}
 	free(prev);
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* A process stopped inside the guard (its first store takes it) stops the
@@ -1800,9 +1734,7 @@ Test(queue, killed_at_every_store)
 Test(queue, stopped_holder)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = NULL;
-	mps_segment_unlink(a->segname);
-	cr_assert_eq(mps_segment_create(a->segname, MPS_SEG_MIN_SIZE, &seg), 0);
+	mps_segment_t *seg = segtest_named(a, MPS_SEG_MIN_SIZE);
 	unsigned char *prev = malloc(mps_segment_size(seg));
 	cr_assert(prev);
 	for (int round = 0; round < 2; round++) {
@@ -1828,6 +1760,5 @@ Test(queue, stopped_holder)
 		cr_assert_eq(mps_segment_remove(seg, "s"), 0);
 	}
 	free(prev);
-	mps_segment_close(seg);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }

@@ -16,25 +16,23 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <mpsync/debug.h>
-#include "harness.h"
+#include "owner_death.h"
 
 #define T_WAIT      0.2                 /* timed waits that must time out */
 #define AT_ONCE     (0.2 * mps_slack()) /* "immediately": 50 ms by default */
 #define ABSENCE     0.1                 /* how long nobody may get through */
-#define DEATH_BOUND 1.0                 /* owner death noticed within this */
-#define SETTLE      10.0                /* bound for a party to get ready */
+#define SETTLE      OD_SETTLE           /* bound for a party to get ready */
 #define DEPTH       3                   /* a holder's recursion depth */
 
 enum {
 	OB_SELF, OB_LOCKED, OB_OWNER, OB_OWNED, OB_COUNT, OB_RELEASE,
 	OB_TRY0, OB_TRYNEG, OB_TRYNEGINF, OB_TRYNAN, OB_TAKEN_OK,
 	OB_SAME, OB_SLOWEST_NS, OB_SNAPSHOT = 15,
-	TID = 16, RC = 32,
+	TID = OD_TID, RC = OD_RC,  /* the owner-death scenarios' slots */
 };
 #define OBSERVER 15  /* worker index of an observer */
 
@@ -45,41 +43,52 @@ static pid_t self_tid(void)
 	return gettid();
 }
 
-/* Waits until tid sleeps in the kernel: after its "ready" signal the only
- * place a role can sleep is the futex wait of the call under test. */
-static void await_asleep(pid_t tid)
-{
-	cr_assert(mps_await_task_state(tid, "S", SETTLE), "tid %d never went to sleep (state %c)",
-	          (int)tid, mps_task_state(tid));
-}
-
-/* Waits until a holder is dead: a process must be a zombie (nobody has
- * reaped it), a thread gone ('-'). */
-static void await_dead(enum mps_flavour f, pid_t tid)
-{
-	char s;
-	cr_assert(mps_await_task_state(tid, f == MPS_THREADS ? "-ZX" : "Z", SETTLE),
-	          "%s holder %d did not die (state %c)", mps_flavour_name(f), (int)tid,
-	          (s = mps_task_state(tid)) ? s : '-');
-}
-
-static void join_expect(struct mps_workers *w, int failures, const char *what)
-{
-	int failed = mps_workers_join_report(w, failures, 3 * SETTLE, what);
-	cr_assert_eq(failed, failures, "%s (%s): %d workers failed, expected %d", what,
-	             mps_flavour_name(w->flavour), failed, failures);
-}
-
 static bool same_bytes(const mps_rlock_t *a, const mps_rlock_t *b)
 {
 	return memcmp(a, b, sizeof *a) == 0;
 }
 
-static void reset_scenario(struct mps_area *a)
+/* a->rlock for the owner-death scenarios. */
+static int rlock_acquire(struct mps_area *a, double timeout)
 {
-	memset(a->counter, 0, sizeof a->counter);
-	mps_event_clear(&a->done);
+	return mps_rlock_acquire(&a->rlock, timeout);
 }
+
+static int rlock_release(struct mps_area *a)
+{
+	return mps_rlock_release(&a->rlock);
+}
+
+static bool rlock_locked(struct mps_area *a)
+{
+	return mps_rlock_locked(&a->rlock);
+}
+
+static pid_t rlock_owner(struct mps_area *a)
+{
+	return mps_rlock_owner(&a->rlock);
+}
+
+static bool rlock_is_owned(struct mps_area *a)
+{
+	return mps_rlock_is_owned(&a->rlock);
+}
+
+static unsigned rlock_count(struct mps_area *a)
+{
+	return mps_rlock_count(&a->rlock);
+}
+
+static int role_hold(struct mps_area *a, int i);
+static int role_hold_exit(struct mps_area *a, int i);
+static int role_wait_for_death(struct mps_area *a, int i);
+
+static const struct od_ops rlock_ops = {
+	.name = "rlock", .depth = DEPTH,
+	.acquire = rlock_acquire, .release = rlock_release, .locked = rlock_locked,
+	.owner = rlock_owner, .is_owned = rlock_is_owned, .count = rlock_count,
+	.hold = role_hold, .hold_exit = role_hold_exit, .wait_for_death = role_wait_for_death,
+};
 
 /* This thread's view of an RLock it holds at depth n (n = 0: not owned). */
 static void expect_own_view(const mps_rlock_t *r, unsigned n)
@@ -159,13 +168,7 @@ static int role_observe(struct mps_area *a, int index)
  * killed before). */
 static int role_hold(struct mps_area *a, int i)
 {
-	for (int k = 0; k < DEPTH; k++)
-		MPS_CHECK(mps_rlock_acquire(&a->rlock, SETTLE) == 0);
-	a->value[TID + i] = self_tid();
-	MPS_CHECK(mps_rlock_count(&a->rlock) == DEPTH);
-	mps_count_add(&a->counter[0], 1);
-	MPS_CHECK(mps_event_wait(&a->done, 20) == 0);
-	return 0;
+	return od_hold(&rlock_ops, a, i);
 }
 
 /* As role_hold, then checks that the parent's attempts left its ownership
@@ -192,13 +195,7 @@ static int role_hold_release(struct mps_area *a, int i)
 /* Takes the RLock DEPTH deep and exits holding it. */
 static int role_hold_exit(struct mps_area *a, int i)
 {
-	for (int k = 0; k < DEPTH; k++)
-		MPS_CHECK(mps_rlock_acquire(&a->rlock, SETTLE) == 0);
-	a->value[TID + i] = self_tid();
-	MPS_CHECK(mps_rlock_owner(&a->rlock) == self_tid());
-	MPS_CHECK(mps_rlock_count(&a->rlock) == DEPTH);
-	mps_count_add(&a->counter[0], 1);
-	return 0;
+	return od_hold_exit(&rlock_ops, a, i);
 }
 
 /* 2.5 for RLock: blocks on a held lock, then passes through alone, two deep. */
@@ -238,23 +235,10 @@ static int role_timeout(struct mps_area *a, int i)
 }
 
 /* Owner death: blocks on a held RLock; reports its result and the time it
- * returned (CLOCK_MONOTONIC, comparable across processes). */
+ * returned. */
 static int role_wait_for_death(struct mps_area *a, int i)
 {
-	mps_rlock_t *r = &a->rlock;
-	a->value[TID + i] = self_tid();
-	mps_count_add(&a->counter[1], 1);
-	int rc = mps_rlock_acquire(r, SETTLE);
-	a->elapsed[i] = mps_now();
-	a->value[RC + i] = rc;
-	if (rc == 0 || rc == EOWNERDEAD) {
-		MPS_CHECK(mps_rlock_is_owned(r));
-		MPS_CHECK(mps_rlock_count(r) == 1);
-		MPS_CHECK(mps_rlock_owner(r) == self_tid());
-		MPS_CHECK(mps_rlock_release(r) == 0);
-		MPS_CHECK(!mps_rlock_is_owned(r));
-	}
-	return 0;
+	return od_wait_for_death(&rlock_ops, a, i);
 }
 
 /* Runs role_observe in one worker of flavour f. */
@@ -264,7 +248,7 @@ static void observe(struct mps_area *a, enum mps_flavour f)
 	memset(a->value, 0, (OB_SNAPSHOT + 1) * sizeof a->value[0]);
 	memcpy(&a->value[OB_SNAPSHOT], &a->rlock, sizeof a->rlock);
 	mps_workers_start(&w, f, a, role_observe, 1, OBSERVER);
-	join_expect(&w, 0, "observer");
+	od_join_expect(&w, 0, "observer");
 }
 
 /* 3.3-3.6, 3.9, 3.10 (fork), 2.4, 1.2, NaN: what another party sees while
@@ -437,7 +421,7 @@ ParameterizedTest(enum mps_flavour *f, rlock, mutual_exclusion)
 	struct mps_area *a = mps_area_create();
 	struct mps_workers w;
 	mps_workers_start(&w, *f, a, hold_and_count, 4, 0);
-	join_expect(&w, 0, "counters");
+	od_join_expect(&w, 0, "counters");
 	cr_assert_eq(a->value[0], 8000, "%s: lost updates", mps_flavour_name(*f));
 	cr_assert(!mps_rlock_locked(&a->rlock));
 	mps_area_destroy(a);
@@ -498,11 +482,8 @@ ParameterizedTest(enum mps_flavour *f, rlock, held_by_another_party)
 	struct mps_area *a = mps_area_create();
 	mps_rlock_t *r = &a->rlock;
 	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
 		struct mps_workers w;
-		mps_workers_start(&w, *f, a, role_hold_release, 1, 0);
-		cr_assert(mps_count_await(&a->counter[0], 1, SETTLE));
-		pid_t holder = (pid_t)a->value[TID + 0];
+		pid_t holder = od_start_one(&w, *f, a, role_hold_release);
 		cr_assert_neq(holder, self_tid());
 		cr_assert(mps_rlock_locked(r), "%s: held elsewhere, locked() false", fl);
 		cr_assert_eq(mps_rlock_owner(r), holder, "%s: owner() of another's RLock", fl);
@@ -530,7 +511,7 @@ ParameterizedTest(enum mps_flavour *f, rlock, held_by_another_party)
 		expect_own_view(r, 0);
 
 		mps_event_set(&a->done);
-		join_expect(&w, 0, "holder");
+		od_join_expect(&w, 0, "holder");
 		cr_assert(!mps_rlock_locked(r));
 		cr_assert_eq(mps_rlock_owner(r), 0);
 		cr_assert_eq(mps_rlock_acquire(r, 0), 0);
@@ -550,13 +531,10 @@ ParameterizedTest(enum mps_flavour *f, rlock, contention)
 	struct mps_area *a = mps_area_create();
 	mps_rlock_t *r = &a->rlock;
 	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
+		od_reset(a);
 		acquire_n(r, 2);
 		struct mps_workers w;
-		mps_workers_start(&w, *f, a, role_contend, 5, 0);
-		cr_assert(mps_count_await(&a->counter[0], 5, SETTLE));
-		for (int i = 0; i < 5; i++)
-			await_asleep((pid_t)a->value[TID + i]);
+		od_start_asleep(&w, *f, a, role_contend, 5, 0, &a->counter[0]);
 		mps_sleep(ABSENCE);
 		cr_assert_eq(mps_count_get(&a->counter[1]), 0,
 		             "%s: a worker got through a held RLock", fl);
@@ -570,7 +548,7 @@ ParameterizedTest(enum mps_flavour *f, rlock, contention)
 		cr_assert_geq(mps_debug_futex_calls() - calls, 1,
 		              "%s: release with 5 sleepers woke nobody", fl);
 		expect_own_view(r, 0);
-		join_expect(&w, 0, "contenders");
+		od_join_expect(&w, 0, "contenders");
 		cr_assert_eq(mps_count_get(&a->counter[1]), 5, "%s: round %d", fl, round);
 		cr_assert(!mps_rlock_locked(r));
 		cr_assert_eq(mps_rlock_owner(r), 0);
@@ -595,7 +573,7 @@ ParameterizedTest(enum mps_flavour *f, rlock, timeout_leaves_no_residue)
 		acquire_n(r, 2);
 		struct mps_workers w;
 		mps_workers_start(&w, *f, a, role_timeout, 3, 0);
-		join_expect(&w, 0, "timed waiters");
+		od_join_expect(&w, 0, "timed waiters");
 		for (int i = 0; i < 3; i++)
 			cr_assert(a->elapsed[i] >= T_WAIT - 0.001 && a->elapsed[i] < T_WAIT + mps_slack(),
 			          "%s: worker %d timed out after %.3f s, asked %.3f", fl, i,
@@ -620,68 +598,20 @@ ParameterizedTest(enum mps_flavour *f, rlock, timeout_leaves_no_residue)
 
 /* --------------------------------------------------------- owner death */
 
-static void expect_ownerdead(struct mps_area *a, enum mps_flavour f, pid_t dead,
-                             double since, const char *how)
-{
-	const char *fl = mps_flavour_name(f);
-	mps_rlock_t *r = &a->rlock;
-	cr_assert(mps_rlock_locked(r), "%s: no auto-release on exit", fl);
-	cr_assert_eq(mps_rlock_owner(r), dead);
-	expect_own_view(r, 0);
-	int rc = mps_rlock_acquire(r, 5);
-	double latency = mps_now() - since;
-	cr_assert_eq(rc, EOWNERDEAD, "%s: acquire after the holder %s: %s", fl, how,
-	             mps_strerror(rc));
-	expect_own_view(r, 1);  /* depth 1, not the dead holder's DEPTH */
-	if (f != MPS_THREADS)
-		cr_assert_eq(mps_task_state(dead), 'Z', "%s: holder reaped too soon: not a zombie test",
-		             fl);
-	cr_log_info("rlock %s: holder %s, EOWNERDEAD after %.1f ms", fl, how, latency * 1e3);
-	cr_assert(latency < DEATH_BOUND, "%s: owner death took %.3f s to notice", fl, latency);
-	cr_assert_eq(mps_rlock_release(r), 0, "one release undoes the recovered depth");
-	expect_own_view(r, 0);
-	cr_assert(!mps_rlock_locked(r));
-}
-
 /* SPEC §5: a holder that exits DEPTH deep (a thread returns, a process
  * _exits and is left unreaped) is dead: the next acquirer gets EOWNERDEAD
  * and holds at depth 1. */
 MPS_FLAVOURS(rlock, owner_exits_holding)
 ParameterizedTest(enum mps_flavour *f, rlock, owner_exits_holding)
 {
-	struct mps_area *a = mps_area_create();
-	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
-		struct mps_workers w;
-		mps_workers_start(&w, *f, a, role_hold_exit, 1, 0);
-		cr_assert(mps_count_await(&a->counter[0], 1, SETTLE));
-		pid_t dead = (pid_t)a->value[TID + 0];
-		await_dead(*f, dead);
-		expect_ownerdead(a, *f, dead, mps_now(), "exited");
-		join_expect(&w, 0, "exited holder");
-	}
-	mps_area_destroy(a);
+	od_owner_exits_holding(&rlock_ops, *f);
 }
 
 /* SPEC §5: a holder SIGKILLed DEPTH deep and not reaped (a zombie) is dead. */
 MPS_PROCESS_FLAVOURS(rlock, owner_killed_zombie)
 ParameterizedTest(enum mps_flavour *f, rlock, owner_killed_zombie)
 {
-	struct mps_area *a = mps_area_create();
-	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
-		struct mps_workers w;
-		mps_workers_start(&w, *f, a, role_hold, 1, 0);
-		cr_assert(mps_count_await(&a->counter[0], 1, SETTLE));
-		pid_t dead = (pid_t)a->value[TID + 0];
-		cr_assert_eq(dead, w.pids[0]);
-		double killed = mps_now();
-		cr_assert_eq(mps_workers_kill(&w, SIGKILL), 0);
-		await_dead(*f, dead);
-		expect_ownerdead(a, *f, dead, killed, "was killed");
-		join_expect(&w, 1, "killed holder");
-	}
-	mps_area_destroy(a);
+	od_owner_killed_zombie(&rlock_ops, *f);
 }
 
 /* SPEC §5: two waiters already asleep when the holder dies DEPTH deep (a
@@ -690,48 +620,5 @@ ParameterizedTest(enum mps_flavour *f, rlock, owner_killed_zombie)
 MPS_FLAVOURS(rlock, sleeping_waiter_gets_ownerdead)
 ParameterizedTest(enum mps_flavour *f, rlock, sleeping_waiter_gets_ownerdead)
 {
-	const char *fl = mps_flavour_name(*f);
-	struct mps_area *a = mps_area_create();
-	for (int round = 0; round < 2; round++) {
-		reset_scenario(a);
-		struct mps_workers holder, waiters;
-		mps_workers_start(&holder, *f, a, role_hold, 1, 0);
-		cr_assert(mps_count_await(&a->counter[0], 1, SETTLE));
-		pid_t dead = (pid_t)a->value[TID + 0];
-		mps_workers_start(&waiters, *f, a, role_wait_for_death, 2, 1);
-		cr_assert(mps_count_await(&a->counter[1], 2, SETTLE));
-		await_asleep((pid_t)a->value[TID + 1]);
-		await_asleep((pid_t)a->value[TID + 2]);
-
-		double died = mps_now();
-		if (*f == MPS_THREADS)
-			mps_event_set(&a->done);  /* the holder thread returns holding the RLock */
-		else
-			cr_assert_eq(mps_workers_kill(&holder, SIGKILL), 0);  /* reaped below */
-		join_expect(&waiters, 0, "waiters");
-
-		int dead_seen = 0, plain = 0;
-		double latency = 0;
-		for (int i = 1; i <= 2; i++) {
-			int rc = (int)a->value[RC + i];
-			if (rc == EOWNERDEAD) {
-				dead_seen++;
-				latency = a->elapsed[i] - died;
-			} else if (rc == 0) {
-				plain++;
-			} else {
-				cr_assert_fail("%s: waiter %d got %s", fl, i, mps_strerror(rc));
-			}
-		}
-		cr_assert_eq(dead_seen, 1, "%s: %d waiters got EOWNERDEAD", fl, dead_seen);
-		cr_assert_eq(plain, 1);
-		if (*f != MPS_THREADS)
-			cr_assert_eq(mps_task_state(dead), 'Z', "%s: holder reaped too soon", fl);
-		cr_log_info("rlock %s: sleeping waiter got EOWNERDEAD %.1f ms after the holder died",
-		            fl, latency * 1e3);
-		cr_assert(latency < DEATH_BOUND, "%s: owner death took %.3f s to notice", fl, latency);
-		cr_assert(!mps_rlock_locked(&a->rlock));
-		join_expect(&holder, *f == MPS_THREADS ? 0 : 1, "holder");
-	}
-	mps_area_destroy(a);
+	od_sleeping_waiter_gets_ownerdead(&rlock_ops, *f);
 }

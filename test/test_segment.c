@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "segtest.h"
 #include "../lib/seg.h"
 
 #define LONG_WAIT 60.0   /* a role's "forever": every wait in a role is bounded */
@@ -152,6 +153,14 @@ static void heap_pristine(struct mps_seg_header *h, const char *what)
 	cr_assert(heap_ok(h, what).free_bytes == heap_total(h));
 }
 
+/* The end of a test on a segment of its own: nothing leaked, the heap is
+ * one free block again, and the segment closes. */
+static void close_pristine(mps_segment_t *s, const char *what)
+{
+	heap_pristine(hdr(s), what);
+	cr_assert(mps_segment_close(s) == 0);
+}
+
 /* p is no object: every object call refuses it without touching memory. */
 static void expect_not_object(void *p, const char *what)
 {
@@ -204,14 +213,6 @@ static void shm_file(const char *name, size_t size, const void *data, size_t n)
 	close(fd);
 }
 
-static mps_segment_t *create_seg(const char *name, size_t size)
-{
-	mps_segment_t *s = NULL;
-	int r = mps_segment_create(name, size, &s);
-	cr_assert(r == 0, "mps_segment_create(%s): %s", name, mps_strerror(r));
-	return s;
-}
-
 /* A pid that was ours and is gone (reaped). */
 static pid_t dead_pid(void)
 {
@@ -239,7 +240,7 @@ Test(segment, lifecycle)
 	struct mps_area *a = mps_area_create();
 	char slashed[100];
 	snprintf(slashed, sizeof slashed, "/%s", a->segname);
-	mps_segment_t *s = create_seg(a->segname, SMALL);
+	mps_segment_t *s = segtest_named(a, SMALL);
 	struct mps_seg_header *h = hdr(s);
 	cr_assert(mps_segment_size(s) == SMALL);
 	cr_assert(h->magic == MPS_SEG_MAGIC && h->size == SMALL);
@@ -320,7 +321,7 @@ Test(segment, names)
 	snprintf(s201, sizeof s201, "/%s", n201);
 	cr_assert(strlen(n200) == MPS_SEG_NAME_MAX && strlen(n201) == MPS_SEG_NAME_MAX + 1);
 	mps_segment_unlink(n200);
-	mps_segment_t *s = create_seg(n200, SMALL);
+	mps_segment_t *s = segtest_create(n200, SMALL);
 	cr_assert(shm_exists(n200));
 	cr_assert(mps_segment_close(s) == 0);
 	char s200[MPS_SEG_NAME_MAX + 2];
@@ -353,7 +354,7 @@ Test(segment, sizes)
 	}
 	cr_assert(mps_segment_create_anonymous(SMALL, NULL) == EINVAL);
 	/* Sizes round up to whole pages; the file has exactly that size. */
-	mps_segment_t *s = create_seg(a->segname, SMALL + 1);
+	mps_segment_t *s = segtest_named(a, SMALL + 1);
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	cr_assert(mps_segment_size(s) == SMALL + page && hdr(s)->size == SMALL + page);
 	struct stat st;
@@ -364,8 +365,7 @@ Test(segment, sizes)
 	cr_assert(mps_segment_create_anonymous(SMALL + 1, &s) == 0);
 	cr_assert(mps_segment_size(s) == SMALL + page);
 	heap_pristine(hdr(s), "anonymous");
-	cr_assert(mps_segment_close(s) == 0);
-	mps_area_destroy(a);
+	segtest_end(a, s);
 }
 
 Test(segment, no_space)
@@ -385,16 +385,14 @@ Test(segment, no_space)
 	cr_assert(mps_segment_open_or_create(a->segname, size, &out) == ENOSPC);
 	cr_assert(!shm_exists(a->segname) && out == sentinel);
 	/* The name is free again: a small segment under it works. */
-	mps_segment_t *s = create_seg(a->segname, SMALL);
-	cr_assert(mps_segment_close(s) == 0);
-	mps_area_destroy(a);
+	mps_segment_t *s = segtest_named(a, SMALL);
+	segtest_end(a, s);
 }
 
 Test(segment, anonymous_fork)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(MIB, &s) == 0);
+	mps_segment_t *s = segtest_anon(MIB);
 	struct mps_seg_header *h = hdr(s);
 	cr_assert(!shm_exists(a->segname));
 	mps_event_t *ev;
@@ -416,10 +414,8 @@ Test(segment, anonymous_fork)
 	}
 	cr_assert(wait_child(pid) == 0);
 	cr_assert(mps_event_is_set(ev));
-	void *obj;
-	enum mps_kind kind;
-	cr_assert(mps_segment_find(s, "sem", &obj, &kind) == 0 && kind == MPS_KIND_SEMAPHORE);
-	cr_assert(mps_sem_value(obj) == 2);
+	void *obj = segtest_find(s, "sem", MPS_KIND_SEMAPHORE);
+	cr_assert(obj && mps_sem_value(obj) == 2);
 	uint64_t off = (uint64_t)a->value[0];
 	cr_assert(strcmp(mps_seg_ptr(h, off), "written by the child") == 0);
 	struct mps_segment_info info;
@@ -429,8 +425,7 @@ Test(segment, anonymous_fork)
 	mps_seg_free(h, off);
 	cr_assert(mps_segment_remove(s, "sem") == 0);
 	cr_assert(mps_segment_free_bytes(s) == free0);
-	cr_assert(mps_segment_close(s) == 0);
-	mps_area_destroy(a);
+	segtest_end(a, s);
 }
 
 /* ---------------------------------------------------------------- header */
@@ -480,7 +475,7 @@ static int mutate(struct mps_seg_header *h, enum mutation m)
 Test(segment, header_fields)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *s = create_seg(a->segname, SMALL);
+	mps_segment_t *s = segtest_named(a, SMALL);
 	struct mps_seg_header *h = hdr(s);
 	mps_lock_t *x;
 	cr_assert(mps_segment_lock(s, "x", MPS_CREATE_ONLY, &x) == 0);
@@ -501,14 +496,13 @@ Test(segment, header_fields)
 	}
 	void *found;
 	cr_assert(mps_segment_find(s, "x", &found, NULL) == 0 && found == x);
-	cr_assert(mps_segment_close(s) == 0);
-	mps_area_destroy(a);
+	segtest_end(a, s);
 }
 
 Test(segment, file_size_mismatch)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *s = create_seg(a->segname, SMALL);
+	mps_segment_t *s = segtest_named(a, SMALL);
 	char path[100];
 	snprintf(path, sizeof path, "/%s", a->segname);
 	int fd = shm_open(path, O_RDWR, 0);
@@ -518,8 +512,7 @@ Test(segment, file_size_mismatch)
 	cr_assert(ftruncate(fd, (off_t)SMALL) == 0);
 	expect_open(a->segname, NULL, 0, "file back to size");
 	close(fd);
-	cr_assert(mps_segment_close(s) == 0);
-	mps_area_destroy(a);
+	segtest_end(a, s);
 }
 
 Test(segment, foreign_magic)
@@ -637,20 +630,12 @@ static off_t file_size(const char *name)
  * taken for alive (its creation lock): EAGAIN; *probed counts those. */
 static bool create_killed_at_syscall(const char *name, int k, int *probed)
 {
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
+	pid_t pid = segtest_traced_child();
 	if (pid == 0) {
-		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
-			_exit(3);
-		raise(SIGSTOP);
 		mps_segment_t *s;
 		_exit(mps_segment_create(name, SMALL, &s) == 0 ? 0 : 4);
 	}
 	int st;
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
-		cr_skip_test("ptrace is not available here");
-	cr_assert(WIFSTOPPED(st));
 	/* Needed for PTRACE_GET_SYSCALL_INFO to tell entry from exit. */
 	cr_assert(ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD) == 0);
 	for (int entries = 0;;) {
@@ -745,7 +730,7 @@ static void *opener_main(void *p)
 Test(segment, creator_finishes_during_wait)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *s = create_seg(a->segname, SMALL);
+	mps_segment_t *s = segtest_named(a, SMALL);
 	struct mps_seg_header *h = hdr(s);
 	mps_lock_t *x;
 	cr_assert(mps_segment_lock(s, "x", MPS_CREATE_ONLY, &x) == 0);
@@ -859,8 +844,7 @@ static void free_order(int *ix, int n, int k, unsigned *seed)
 
 Test(segment, alloc_fill_and_coalesce)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(4 * SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(4 * SMALL);
 	struct mps_seg_header *h = hdr(s);
 	static struct blk b[MAX_BLKS];
 	static int ix[MAX_BLKS];
@@ -889,8 +873,7 @@ Test(segment, alloc_fill_and_coalesce)
 
 Test(segment, alloc_random_model)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(4 * SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(4 * SMALL);
 	struct mps_seg_header *h = hdr(s);
 	static struct blk live[512];
 	int n = 0, enospc = 0;
@@ -920,14 +903,12 @@ Test(segment, alloc_random_model)
 	cr_assert(enospc > 0, "the model never reached ENOSPC: the test is too gentle");
 	while (n > 0)
 		checked_free(h, &live[--n]);
-	heap_pristine(h, "model done");
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "model done");
 }
 
 Test(segment, alloc_bad_input)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(SMALL);
 	struct mps_seg_header *h = hdr(s);
 	uint64_t off = 99;
 	cr_assert(mps_seg_alloc(h, (size_t)-1, &off) == ENOSPC && off == 99);
@@ -948,8 +929,7 @@ Test(segment, alloc_bad_input)
 	}
 	mps_seg_free(h, a1);
 	mps_seg_free(h, a3);
-	heap_pristine(h, "bad input");
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "bad input");
 }
 
 /* ------------------------------------------------------------- directory */
@@ -1020,8 +1000,7 @@ static int stop_visit(const char *name, enum mps_kind kind, void *object, void *
 
 Test(segment, many_names_and_foreach)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(4 * MIB, &s) == 0);
+	mps_segment_t *s = segtest_anon(4 * MIB);
 	struct mps_seg_header *h = hdr(s);
 	enum { N = 300 };
 	cr_assert(N < h->dir_capacity * 3 / 4);
@@ -1074,15 +1053,13 @@ Test(segment, many_names_and_foreach)
 		snprintf(name, sizeof name, "obj-%d", i);
 		cr_assert(mps_segment_remove(s, name) == 0);
 	}
-	heap_pristine(h, "names removed");
 	free(v);
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "names removed");
 }
 
 Test(segment, tombstone_reuse)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(SMALL);
 	struct mps_seg_header *h = hdr(s);
 	cr_assert(h->dir_capacity == 64);
 	mps_lock_t *l;
@@ -1108,8 +1085,7 @@ Test(segment, tombstone_reuse)
 	cr_assert(st.names == 0 && st.objects == 0);
 	cr_assert(st.dir_used == 0, "%u slots still used by tombstones of an empty directory",
 	          st.dir_used);
-	heap_pristine(h, "churn");
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "churn");
 }
 
 struct dir_snapshot {
@@ -1138,8 +1114,7 @@ static void same_snapshot(struct mps_seg_header *h, const struct dir_snapshot *d
 
 Test(segment, directory_full)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(SMALL);
 	struct mps_seg_header *h = hdr(s);
 	cr_assert(h->dir_capacity == 64);
 	char name[32];
@@ -1181,8 +1156,7 @@ Test(segment, directory_full)
 
 Test(segment, object_names)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(SMALL);
 	struct mps_seg_header *h = hdr(s);
 	char n63[MPS_OBJ_NAME_MAX + 1], n64[MPS_OBJ_NAME_MAX + 2];
 	memset(n63, 'n', MPS_OBJ_NAME_MAX);
@@ -1210,14 +1184,12 @@ Test(segment, object_names)
 	cr_assert(mps_segment_find(s, n63, &found, NULL) == 0 && found == l);
 	cr_assert(mps_segment_lock(s, n63, MPS_OPEN_ONLY, &out) == 0 && out == l);
 	cr_assert(mps_segment_remove(s, n63) == 0);
-	heap_pristine(h, "object names");
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "object names");
 }
 
 Test(segment, modes_and_kinds)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(SMALL);
 	struct mps_seg_header *h = hdr(s);
 	void *o, *first, *sentinel = &o;
 	bool created = false;
@@ -1270,8 +1242,7 @@ Test(segment, modes_and_kinds)
 	cr_assert(strcmp(mps_kind_name(MPS_KIND_BOUNDED_SEMAPHORE), "BoundedSemaphore") == 0);
 	cr_assert(strcmp(mps_kind_name(MPS_KIND_COUNT), "unknown") == 0);
 	cr_assert(mps_segment_remove(s, "m") == 0);
-	heap_pristine(h, "modes");
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "modes");
 }
 
 static bool has_pid(const struct mps_segment_info *info, pid_t pid)
@@ -1285,7 +1256,7 @@ static bool has_pid(const struct mps_segment_info *info, pid_t pid)
 Test(segment, info_counts)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *s = create_seg(a->segname, MIB);
+	mps_segment_t *s = segtest_named(a, MIB);
 	struct mps_seg_header *h = hdr(s);
 	struct mps_segment_info info;
 	cr_assert(mps_segment_info(s, &info) == 0);
@@ -1330,8 +1301,7 @@ Test(segment, info_counts)
 	cr_assert(mps_segment_info(s, &info) == 0 && info.attached == 1);
 	cr_assert(mps_object_release(e) == 0);
 	cr_assert(mps_segment_info(s, &info) == 0 && info.objects == 2 && info.names == 2);
-	cr_assert(mps_segment_close(s) == 0);
-	mps_area_destroy(a);
+	segtest_end(a, s);
 }
 
 /* The creator's liveness is the recorded process (pid and start time), so
@@ -1352,8 +1322,7 @@ Test(segment, info_creator_alive_after_creator_exit)
 	cr_assert(mps_segment_info(s, &info) == 0);
 	cr_assert(info.creator_pid == pid && !info.creator_alive);
 	cr_assert(info.attached == 1 && info.attached_pids[0] == getpid());
-	cr_assert(mps_segment_close(s) == 0);
-	mps_area_destroy(a);
+	segtest_end(a, s);
 }
 
 /* An init that allocates and frees inside the creation transaction, so the
@@ -1373,8 +1342,7 @@ static int churn_init(struct mps_seg_header *h, void *payload, void *arg)
 
 Test(segment, late_init_failure_undone)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(SMALL);
 	struct mps_seg_header *h = hdr(s);
 	mps_lock_t *l;
 	uint64_t raw;
@@ -1401,16 +1369,14 @@ Test(segment, late_init_failure_undone)
 	cr_assert(st.used == d.st.used + 1 && st.objects == d.st.objects + 1);
 	cr_assert(mps_segment_remove(s, "late") == 0 && mps_segment_remove(s, "before") == 0);
 	mps_seg_free(h, raw);
-	heap_pristine(h, "late init");
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "late init");
 }
 
 /* ------------------------------------------------------------ references */
 
 Test(segment, unnamed_release)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(SMALL);
 	struct mps_seg_header *h = hdr(s);
 	for (int k = 0; k < 7; k++) {
 		uint64_t free0 = mps_segment_free_bytes(s);
@@ -1432,14 +1398,12 @@ Test(segment, unnamed_release)
 		cr_assert(mps_object_release(o) == EINVAL && mps_object_retain(o) == EINVAL);
 		cr_assert(heap_ok(h, "second release").free_bytes == free0);
 	}
-	heap_pristine(h, "unnamed");
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "unnamed");
 }
 
 Test(segment, named_survives_remove)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(SMALL);
 	struct mps_seg_header *h = hdr(s);
 	mps_lock_t *l;
 	cr_assert(mps_segment_lock(s, "n", MPS_CREATE_ONLY, &l) == 0);
@@ -1459,14 +1423,12 @@ Test(segment, named_survives_remove)
 	cr_assert(mps_object_release(l) == 0);
 	cr_assert(mps_object_kind(l) == MPS_KIND_NONE && mps_object_kind(l2) == MPS_KIND_LOCK);
 	cr_assert(mps_segment_remove(s, "n") == 0);
-	heap_pristine(h, "survivor released");
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "survivor released");
 }
 
 Test(segment, garbage_pointers)
 {
-	mps_segment_t *s;
-	cr_assert(mps_segment_create_anonymous(SMALL, &s) == 0);
+	mps_segment_t *s = segtest_anon(SMALL);
 	struct mps_seg_header *h = hdr(s);
 	char *base = (char *)h;
 	mps_lock_t *l;
@@ -1507,8 +1469,7 @@ Test(segment, garbage_pointers)
 	cr_assert(mps_object_refs(l) == 1);
 	mps_seg_free(h, raw);
 	cr_assert(mps_segment_remove(s, "live") == 0);
-	heap_pristine(h, "garbage");
-	cr_assert(mps_segment_close(s) == 0);
+	close_pristine(s, "garbage");
 }
 
 /* ------------------------------------------------------------- by name */
@@ -1564,14 +1525,12 @@ static void slow_increment(int64_t *v)
 static int by_name_role(struct mps_area *a, int i)
 {
 	void *reserved = reserve_parent_range(a);
-	mps_segment_t *seg;
-	MPS_CHECK(mps_segment_open(a->segname, &seg) == 0);
+	mps_segment_t *seg = segtest_open(a);
+	MPS_CHECK(seg);
 	a->value[V_WBASE + i] = (int64_t)(uintptr_t)mps_segment_base(seg);
-	void *o;
-	enum mps_kind kind;
-	MPS_CHECK(mps_segment_find(seg, "plock", &o, &kind) == 0 && kind == MPS_KIND_LOCK);
-	MPS_CHECK((int64_t)off_of(seg, o) == a->value[V_LOCK]);
-	mps_lock_t *plock = o;
+	mps_lock_t *plock = segtest_find(seg, "plock", MPS_KIND_LOCK);
+	MPS_CHECK(plock);
+	MPS_CHECK((int64_t)off_of(seg, plock) == a->value[V_LOCK]);
 	mps_sem_t *psem;
 	MPS_CHECK(mps_segment_semaphore(seg, "psem", MPS_OPEN_ONLY, 0, &psem) == 0);
 	MPS_CHECK((int64_t)off_of(seg, psem) == a->value[V_SEM]);
@@ -1603,7 +1562,7 @@ MPS_FLAVOURS(segment, by_name)
 ParameterizedTest(enum mps_flavour *f, segment, by_name)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *s = create_seg(a->segname, MIB);
+	mps_segment_t *s = segtest_named(a, MIB);
 	a->value[V_BASE] = (int64_t)(uintptr_t)mps_segment_base(s);
 	a->value[V_SIZE] = (int64_t)MIB;
 	mps_lock_t *plock;
@@ -1625,9 +1584,8 @@ ParameterizedTest(enum mps_flavour *f, segment, by_name)
 		cr_assert(a->value[V_WBASE + i] != a->value[V_BASE], "worker %d mapped at our address", i);
 		char name[16];
 		snprintf(name, sizeof name, "own-%d", i);
-		void *own;
-		enum mps_kind kind;
-		cr_assert(mps_segment_find(s, name, &own, &kind) == 0 && kind == MPS_KIND_EVENT);
+		void *own = segtest_find(s, name, MPS_KIND_EVENT);
+		cr_assert(own);
 		cr_assert(a->value[V_OWN + i] == (int64_t)off_of(s, own));
 		cr_assert(mps_event_is_set(own));
 	}
@@ -1639,8 +1597,7 @@ ParameterizedTest(enum mps_flavour *f, segment, by_name)
 	cr_assert(a->value[V_SUM2] == N_BYNAME * ITERS, "Semaphore: %lld", (long long)a->value[V_SUM2]);
 	cr_assert(info.attached == 1, "workers that closed still count as attached");
 	heap_ok(hdr(s), "by name");
-	cr_assert(mps_segment_close(s) == 0);
-	mps_area_destroy(a);
+	segtest_end(a, s);
 }
 
 /* ------------------------------------------------------------- crashes */
@@ -1732,18 +1689,16 @@ static bool crash_op(struct mps_area *a, mps_segment_t *seg, int slot, uint32_t 
 	}
 	/* Lookups; info rarely: its /proc reads would keep the worker outside
 	 * the segment lock most of the time. */
-	void *o;
-	enum mps_kind kind;
 	if (n % 64 == 0)
 		return mps_segment_info(seg, &info) == 0 && info.names >= 1;
-	return mps_segment_find(seg, "common", &o, &kind) == 0 && kind == MPS_KIND_LOCK &&
-	       (int64_t)off_of(seg, o) == a->value[V_COMMON] && mps_segment_free_bytes(seg) > 0;
+	void *o = segtest_find(seg, "common", MPS_KIND_LOCK);
+	return o && (int64_t)off_of(seg, o) == a->value[V_COMMON] && mps_segment_free_bytes(seg) > 0;
 }
 
 static int crash_role(struct mps_area *a, int slot)
 {
-	mps_segment_t *seg;
-	MPS_CHECK(mps_segment_open(a->segname, &seg) == 0);
+	mps_segment_t *seg = segtest_open(a);
+	MPS_CHECK(seg);
 	unsigned seed = (unsigned)getpid() * 2654435761u;
 	double end = mps_now() + LONG_WAIT;
 	for (uint32_t n = 0; !mps_count_get(&a->counter[C_STOP]) && mps_now() < end; n++) {
@@ -1963,7 +1918,7 @@ ParameterizedTest(enum mps_flavour *f, segment, crash)
 	struct mps_area *a = mps_area_create();
 	static struct crash c;
 	c = (struct crash){ .a = a, .f = *f };
-	c.seg = create_seg(a->segname, MIB);
+	c.seg = segtest_named(a, MIB);
 	c.h = hdr(c.seg);
 	uint64_t free0 = mps_segment_free_bytes(c.seg);
 	mps_lock_t *common;
@@ -1982,6 +1937,5 @@ ParameterizedTest(enum mps_flavour *f, segment, crash)
 	          c.inside, c.attempts);
 	check_segment(c.h, "survivors done");
 	crash_account(&c, free0);
-	cr_assert(mps_segment_close(c.seg) == 0);
-	mps_area_destroy(a);
+	segtest_end(a, c.seg);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "segtest.h"
 
 #define SEG_SIZE  (1u << 20)
 #define LONG_WAIT 30.0   /* a role's "forever": every wait in a role is bounded */
@@ -58,38 +59,6 @@ static void open_gate(struct mps_area *a, uint32_t n)
 {
 	cr_assert(mps_count_await(&a->counter[C_READY], n, JOIN_S), "workers never reached the gate");
 	mps_count_add(&a->counter[C_GO], 1);
-}
-
-static mps_segment_t *create_seg(struct mps_area *a)
-{
-	mps_segment_t *seg = NULL;
-	int err = mps_segment_create(a->segname, SEG_SIZE, &seg);
-	cr_assert_eq(err, 0, "mps_segment_create(%s): %s", a->segname, mps_strerror(err));
-	return seg;
-}
-
-/* Role side: the segment by name. */
-static mps_segment_t *open_seg(struct mps_area *a)
-{
-	mps_segment_t *seg = NULL;
-	return mps_segment_open(a->segname, &seg) == 0 ? seg : NULL;
-}
-
-/* The object called name if it is of kind want, else NULL. */
-static void *find(mps_segment_t *seg, const char *name, enum mps_kind want)
-{
-	void *obj = NULL;
-	enum mps_kind kind = MPS_KIND_NONE;
-	if (mps_segment_find(seg, name, &obj, &kind) != 0 || kind != want)
-		return NULL;
-	return obj;
-}
-
-static void join_ok(struct mps_workers *w, const char *what)
-{
-	int failed = mps_workers_join_report(w, 0, JOIN_S, what);
-	cr_assert_eq(failed, 0, "%s (%s): %d of %d workers failed", what,
-	             mps_flavour_name(w->flavour), failed, w->n);
 }
 
 /* Parent: worker index sleeps in the kernel (after announcing itself). */
@@ -149,9 +118,9 @@ static void rt_name(char *buf, size_t n, size_t c, int s)
 static int role_round_trip(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
-	mps_lock_t *glock = find(seg, "glock", MPS_KIND_LOCK);
+	mps_lock_t *glock = segtest_find(seg, "glock", MPS_KIND_LOCK);
 	MPS_CHECK(glock);
 	for (size_t c = 0; c < N_RT; c++) {
 		for (int s = 0; s < N_RT_SYNC; s++) {
@@ -159,7 +128,7 @@ static int role_round_trip(struct mps_area *a, int index)
 			union cell got = { .q = 0 };
 			size_t size = mps_typecode_size(rt_cases[c].tc);
 			rt_name(name, sizeof name, c, s);
-			mps_value_t *v = find(seg, name, MPS_KIND_VALUE);
+			mps_value_t *v = segtest_find(seg, name, MPS_KIND_VALUE);
 			MPS_CHECK(v && mps_value_typecode(v) == rt_cases[c].tc);
 			MPS_CHECK(mps_value_sync(v) == rt_syncs[s]);
 			if (rt_syncs[s] == MPS_SYNC_LOCK)
@@ -177,7 +146,7 @@ MPS_FLAVOURS(value, round_trip)
 ParameterizedTest(enum mps_flavour *f, value, round_trip)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_lock_t *glock;
 	cr_assert_eq(mps_segment_lock(seg, "glock", MPS_CREATE_ONLY, &glock), 0);
 	mps_value_t *v[N_RT][N_RT_SYNC];
@@ -193,7 +162,7 @@ ParameterizedTest(enum mps_flavour *f, value, round_trip)
 	}
 	struct mps_workers w;
 	start(&w, *f, a, role_round_trip, 1, 0);
-	join_ok(&w, "round trip");
+	segtest_join(&w, JOIN_S, "round trip");
 	for (size_t c = 0; c < N_RT; c++) {
 		for (int s = 0; s < N_RT_SYNC; s++) {
 			union cell got = { .q = 0 };
@@ -212,8 +181,7 @@ ParameterizedTest(enum mps_flavour *f, value, round_trip)
 	cr_assert_eq(i, 1LL << 34);
 	cr_assert_eq(mps_value_get_i64(v[4][0], &i), 0);
 	cr_assert_eq(i, 'y');
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* ====================== 9.2, 9.3, 9.9: options ====================== */
@@ -233,7 +201,7 @@ Test(value, typecodes)
 Test(value, bad_typecode)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	static const char bad[] = { 'x', 'w', 0, 'D' };
 	static const enum mps_sync syncs[] = { MPS_SYNC_RLOCK, MPS_SYNC_NONE };
 	for (size_t i = 0; i < sizeof bad; i++) {
@@ -256,8 +224,7 @@ Test(value, bad_typecode)
 	struct mps_segment_info info;
 	cr_assert_eq(mps_segment_info(seg, &info), 0);
 	cr_assert_eq(info.objects, 0, "%u objects after refused creations", info.objects);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 static void check_recursive(void *obj, bool is_array)
@@ -282,7 +249,7 @@ static void check_recursive(void *obj, bool is_array)
 Test(value, own_rlock)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_value_t *v, *v2;
 	mps_array_t *arr;
 	cr_assert_eq(mps_segment_value(seg, "v", MPS_CREATE_ONLY, 'i', NULL, MPS_SYNC_RLOCK, NULL, &v), 0);
@@ -299,8 +266,7 @@ Test(value, own_rlock)
 	cr_assert_eq(x, 1);
 	cr_assert_eq(mps_array_get_i64(arr, 0, &x), 0);
 	cr_assert_eq(x, 1);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 9.2: lock=<Lock> / lock=<RLock>: that exact object is the object's lock,
@@ -308,7 +274,7 @@ Test(value, own_rlock)
 Test(value, given_lock)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_lock_t *l;
 	mps_rlock_t *r;
 	cr_assert_eq(mps_segment_lock(seg, "l", MPS_CREATE_ONLY, &l), 0);
@@ -351,17 +317,15 @@ Test(value, given_lock)
 	cr_assert_eq(mps_value_release(v), 0);
 	cr_assert_eq(mps_segment_remove(seg, "ar"), 0);
 	cr_assert_eq(mps_object_refs(r), 2, "removing the array dropped its reference");
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 9.2: a lock argument that is not a Lock/RLock of this segment. */
 Test(value, given_lock_invalid)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
-	mps_segment_t *other = NULL;
-	cr_assert_eq(mps_segment_create_anonymous(SEG_SIZE, &other), 0);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
+	mps_segment_t *other = segtest_anon(SEG_SIZE);
 	mps_lock_t *l, *ol, stack_lock = MPS_LOCK_INIT;
 	mps_rlock_t *r;
 	mps_sem_t *s;
@@ -402,15 +366,14 @@ Test(value, given_lock_invalid)
 	cr_assert_eq(mps_segment_find(seg, "a", &obj, &kind), ENOENT);
 	cr_assert_eq(mps_object_refs(l), refs);
 	cr_assert_eq(mps_segment_close(other), 0);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 9.2: lock=False / RawValue / RawArray: no lock at all. */
 Test(value, raw)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_value_t *v;
 	mps_array_t *arr;
 	int64_t x;
@@ -432,8 +395,7 @@ Test(value, raw)
 	cr_assert_eq(mps_array_set_i64(arr, 4, -128), 0);
 	cr_assert_eq(mps_array_get_i64(arr, 4, &x), 0);
 	cr_assert_eq(x, -128);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* Reopening a name returns the existing object unchanged: its typecode,
@@ -442,7 +404,7 @@ Test(value, raw)
 Test(value, reopen)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	int32_t seven = 7;
 	mps_value_t *v, *v2;
 	mps_array_t *arr, *arr2;
@@ -482,8 +444,7 @@ Test(value, reopen)
 	cr_assert_eq(mps_value_get(NULL, &h), EINVAL);
 	cr_assert_eq(mps_value_get(v, NULL), EINVAL);
 	cr_assert_eq(mps_value_set(v, NULL), EINVAL);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* ====================== conversions (value.h) ====================== */
@@ -511,7 +472,7 @@ static mps_value_t *make(mps_segment_t *seg, char tc, enum mps_sync sync)
 Test(value, integer_ranges)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	static const struct { char tc; int64_t lo, hi; bool hi_is_max; } r[] = {
 		{ 'b', -128, 127, false }, { 'B', 0, 255, false }, { 'h', -32768, 32767, false },
 		{ 'H', 0, 65535, false }, { 'i', INT32_MIN, INT32_MAX, false },
@@ -558,14 +519,13 @@ Test(value, integer_ranges)
 	cr_assert_eq(mps_value_get(q, &big), 0);
 	cr_assert_eq(big, 1ull << 63);
 	mps_object_release(q);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 Test(value, float_conversions)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_value_t *d = make(seg, 'd', MPS_SYNC_RLOCK);
 	mps_value_t *f = make(seg, 'f', MPS_SYNC_NONE);
 	mps_value_t *i = make(seg, 'i', MPS_SYNC_RLOCK);
@@ -626,8 +586,7 @@ Test(value, float_conversions)
 	wchar_t w;
 	cr_assert_eq(mps_value_get(u, &w), 0);
 	cr_assert_eq(w, L'\u20ac');
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* ========================= 9.4 arrays ========================= */
@@ -635,11 +594,11 @@ Test(value, float_conversions)
 static int role_prefix_sums(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
 	static const char *names[] = { "arr-lock", "arr-raw" };
 	for (int n = 0; n < 2; n++) {
-		mps_array_t *arr = find(seg, names[n], MPS_KIND_ARRAY);
+		mps_array_t *arr = segtest_find(seg, names[n], MPS_KIND_ARRAY);
 		int32_t x[10];
 		MPS_CHECK(arr && mps_array_len(arr) == 10 && mps_array_typecode(arr) == 'i');
 		bool locked = mps_array_sync(arr) != MPS_SYNC_NONE;
@@ -660,7 +619,7 @@ MPS_FLAVOURS(value, array)
 ParameterizedTest(enum mps_flavour *f, value, array)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	int32_t seq[10], x[10];
 	for (int i = 0; i < 10; i++)
 		seq[i] = i * i;  /* Python's test: [i for i in range(10)] squared */
@@ -698,22 +657,21 @@ ParameterizedTest(enum mps_flavour *f, value, array)
 	}
 	struct mps_workers w;
 	start(&w, *f, a, role_prefix_sums, 1, 0);
-	join_ok(&w, "prefix sums");
+	segtest_join(&w, JOIN_S, "prefix sums");
 	for (int i = 1; i < 10; i++)
 		expect[i] += expect[i - 1];
 	for (int n = 0; n < 2; n++) {
 		cr_assert_eq(mps_array_read(arrs[n], 0, 10, x), 0);
 		cr_assert(memcmp(x, expect, sizeof x) == 0, "array %d: the child's sums are not seen", n);
 	}
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* 9.5: zero-filled without init, also when the memory is reused. */
 Test(value, array_zero_filled)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	size_t free0 = mps_segment_free_bytes(seg);
 	int32_t x[10], ones[10];
 	for (int i = 0; i < 10; i++)
@@ -744,8 +702,7 @@ Test(value, array_zero_filled)
 	cr_assert_eq(mps_segment_array(seg, "h", MPS_CREATE_ONLY, 'q', SEG_SIZE / 8, NULL,
 	                               MPS_SYNC_NONE, NULL, &huge), ENOSPC);
 	cr_assert_null(huge);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* ===================== 9.6 mixed objects in a child ===================== */
@@ -753,7 +710,7 @@ Test(value, array_zero_filled)
 static int role_double_all(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
 	static const char *sfx[] = { "raw", "lock" };
 	for (int s = 0; s < 2; s++) {
@@ -762,15 +719,15 @@ static int role_double_all(struct mps_area *a, int index)
 		double y, arr[4];
 		char str[20];
 		snprintf(name, sizeof name, "int-%s", sfx[s]);
-		mps_value_t *vi = find(seg, name, MPS_KIND_VALUE);
+		mps_value_t *vi = segtest_find(seg, name, MPS_KIND_VALUE);
 		snprintf(name, sizeof name, "dbl-%s", sfx[s]);
-		mps_value_t *vd = find(seg, name, MPS_KIND_VALUE);
+		mps_value_t *vd = segtest_find(seg, name, MPS_KIND_VALUE);
 		snprintf(name, sizeof name, "ll-%s", sfx[s]);
-		mps_value_t *vq = find(seg, name, MPS_KIND_VALUE);
+		mps_value_t *vq = segtest_find(seg, name, MPS_KIND_VALUE);
 		snprintf(name, sizeof name, "darr-%s", sfx[s]);
-		mps_array_t *da = find(seg, name, MPS_KIND_ARRAY);
+		mps_array_t *da = segtest_find(seg, name, MPS_KIND_ARRAY);
 		snprintf(name, sizeof name, "str-%s", sfx[s]);
-		mps_array_t *sa = find(seg, name, MPS_KIND_ARRAY);
+		mps_array_t *sa = segtest_find(seg, name, MPS_KIND_ARRAY);
 		MPS_CHECK(vi && vd && vq && da && sa);
 		MPS_CHECK(mps_value_get_i64(vi, &x) == 0 && mps_value_set_i64(vi, 2 * x) == 0);
 		MPS_CHECK(mps_value_get_f64(vd, &y) == 0 && mps_value_set_f64(vd, 2 * y) == 0);
@@ -793,7 +750,7 @@ MPS_FLAVOURS(value, mixed_objects)
 ParameterizedTest(enum mps_flavour *f, value, mixed_objects)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	static const char *sfx[] = { "raw", "lock" };
 	mps_value_t *vi[2], *vd[2], *vq[2];
 	mps_array_t *da[2], *sa[2];
@@ -819,7 +776,7 @@ ParameterizedTest(enum mps_flavour *f, value, mixed_objects)
 	}
 	struct mps_workers w;
 	start(&w, *f, a, role_double_all, 1, 0);
-	join_ok(&w, "mixed objects");
+	segtest_join(&w, JOIN_S, "mixed objects");
 	for (int s = 0; s < 2; s++) {
 		int64_t x;
 		double y, arr[4];
@@ -835,8 +792,7 @@ ParameterizedTest(enum mps_flavour *f, value, mixed_objects)
 		cr_assert_eq(mps_array_read(sa[s], 0, 20, str), 0);
 		cr_assert_str_eq(str, "hellohello");
 	}
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* ======================= 9.8 atomic updates ======================= */
@@ -844,20 +800,24 @@ ParameterizedTest(enum mps_flavour *f, value, mixed_objects)
 static int role_adder(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
-	mps_value_t *add = find(seg, "add", MPS_KIND_VALUE);
-	mps_value_t *raw = find(seg, "raw", MPS_KIND_VALUE);
-	mps_value_t *rmw = find(seg, "rmw", MPS_KIND_VALUE);
-	mps_value_t *given = find(seg, "rmw-given", MPS_KIND_VALUE);
-	mps_array_t *arr = find(seg, "arr", MPS_KIND_ARRAY);
-	MPS_CHECK(add && raw && rmw && given && arr);
+	mps_value_t *add = segtest_find(seg, "add", MPS_KIND_VALUE);
+	mps_value_t *raw = segtest_find(seg, "raw", MPS_KIND_VALUE);
+	mps_value_t *rmw = segtest_find(seg, "rmw", MPS_KIND_VALUE);
+	mps_value_t *given = segtest_find(seg, "rmw-given", MPS_KIND_VALUE);
+	mps_array_t *arr = segtest_find(seg, "arr", MPS_KIND_ARRAY);
+	/* A halfword: its compare-and-swap goes through the word around it. */
+	mps_value_t *raw16 = segtest_find(seg, "raw16", MPS_KIND_VALUE);
+	MPS_CHECK(add && raw && rmw && given && arr && raw16);
 	MPS_CHECK(gate(a));
 	/* A tight loop first, so that the raw compare-and-swap really races. */
 	for (int i = 0; i < RAW_ROUNDS; i++) {
 		int64_t x;
 		MPS_CHECK(mps_value_add_i64(raw, 1, &x) == 0 && x >= 1);
 		MPS_CHECK(mps_value_add_i64(add, 1, NULL) == 0);
+		if (i % 2 == 0)   /* 'H' holds N_ADDERS * RAW_ROUNDS / 2 */
+			MPS_CHECK(mps_value_add_i64(raw16, 1, NULL) == 0);
 	}
 	for (int i = 0; i < N_ROUNDS; i++) {
 		int64_t x;
@@ -885,7 +845,7 @@ MPS_FLAVOURS(value, atomic_updates)
 ParameterizedTest(enum mps_flavour *f, value, atomic_updates)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_value_t *v[4];
 	mps_array_t *arr;
 	mps_rlock_t *r;
@@ -900,29 +860,33 @@ ParameterizedTest(enum mps_flavour *f, value, atomic_updates)
 	                               MPS_SYNC_GIVEN_RLOCK, r, &v[3]), 0);
 	cr_assert_eq(mps_segment_array(seg, "arr", MPS_CREATE_ONLY, 'q', 2, NULL, MPS_SYNC_RLOCK, NULL,
 	                               &arr), 0);
+	mps_value_t *raw16;
+	cr_assert_eq(mps_segment_value(seg, "raw16", MPS_CREATE_ONLY, 'H', NULL, MPS_SYNC_NONE, NULL,
+	                               &raw16), 0);
 	struct mps_workers w;
 	start(&w, *f, a, role_adder, N_ADDERS, 0);
 	open_gate(a, N_ADDERS);
-	join_ok(&w, "atomic updates");
+	segtest_join(&w, JOIN_S, "atomic updates");
 	for (int i = 0; i < 4; i++) {
 		int64_t x;
 		cr_assert_eq(mps_value_get_i64(v[i], &x), 0);
 		cr_assert_eq(x, N_ADDERS * (i < 2 ? RAW_ROUNDS : N_ROUNDS), "value %d: total %lld", i,
 		             (long long)x);
 	}
-	int64_t pair[2];
+	int64_t pair[2], x16;
 	cr_assert_eq(mps_array_read(arr, 0, 2, pair), 0);
 	cr_assert(pair[0] == N_ADDERS * N_ROUNDS && pair[1] == -pair[0]);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	cr_assert_eq(mps_value_get_i64(raw16, &x16), 0);
+	cr_assert_eq(x16, N_ADDERS * RAW_ROUNDS / 2, "raw 'H' total %lld", (long long)x16);
+	segtest_end(a, seg);
 }
 
 /* Get/set really take a given lock: one held elsewhere blocks them. */
 static int role_set_blocked(struct mps_area *a, int index)
 {
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
-	mps_value_t *v = find(seg, "gv", MPS_KIND_VALUE);
+	mps_value_t *v = segtest_find(seg, "gv", MPS_KIND_VALUE);
 	MPS_CHECK(v);
 	announce(a, index);
 	MPS_CHECK(mps_value_set_i64(v, 77) == 0);
@@ -935,7 +899,7 @@ MPS_FLAVOURS(value, given_lock_blocks)
 ParameterizedTest(enum mps_flavour *f, value, given_lock_blocks)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_lock_t *l;
 	mps_value_t *v;
 	cr_assert_eq(mps_segment_lock(seg, "gl", MPS_CREATE_ONLY, &l), 0);
@@ -946,12 +910,11 @@ ParameterizedTest(enum mps_flavour *f, value, given_lock_blocks)
 	await_blocked(a, 0, "set under a held Lock");
 	cr_assert_eq(count(a, C_DONE), 0, "set did not wait for the given Lock");
 	cr_assert_eq(mps_lock_release(l), 0);
-	join_ok(&w, "set under a held Lock");
+	segtest_join(&w, JOIN_S, "set under a held Lock");
 	int64_t x;
 	cr_assert_eq(mps_value_get_i64(v, &x), 0);
 	cr_assert_eq(x, 77);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* ========================= owner death ========================= */
@@ -961,10 +924,10 @@ ParameterizedTest(enum mps_flavour *f, value, given_lock_blocks)
 static int role_die_holding(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
-	mps_value_t *v = find(seg, "dv", MPS_KIND_VALUE);
-	mps_array_t *arr = find(seg, "da", MPS_KIND_ARRAY);
+	mps_value_t *v = segtest_find(seg, "dv", MPS_KIND_VALUE);
+	mps_array_t *arr = segtest_find(seg, "da", MPS_KIND_ARRAY);
 	MPS_CHECK(v && arr);
 	/* Before the acquire: a given Lock is not recursive (as in Python). */
 	MPS_CHECK(mps_value_set_i64(v, 3) == 0);
@@ -982,7 +945,7 @@ static int role_die_holding(struct mps_area *a, int index)
 static void die_holding(enum mps_flavour f, int64_t how)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_lock_t *l;
 	mps_value_t *v;
 	mps_array_t *arr;
@@ -1014,8 +977,7 @@ static void die_holding(enum mps_flavour f, int64_t how)
 	cr_assert_eq(mps_array_get(arr, 2, &h), 0);
 	cr_assert_eq(h, 4);
 	cr_assert(!mps_lock_locked(l) || !how);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 MPS_PROCESS_FLAVOURS(value, owner_exits)
@@ -1036,7 +998,7 @@ ParameterizedTest(enum mps_flavour *f, value, owner_killed)
  * held by the worker cannot be. */
 static int role_take_locks(struct mps_area *a, int index)
 {
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
 	mps_lock_t *l;
 	mps_rlock_t *r;
@@ -1060,7 +1022,7 @@ MPS_FLAVOURS(byname, locks)
 ParameterizedTest(enum mps_flavour *f, byname, locks)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_lock_t *l;
 	mps_rlock_t *r;
 	mps_event_t *go;
@@ -1080,16 +1042,15 @@ ParameterizedTest(enum mps_flavour *f, byname, locks)
 	cr_assert_eq(mps_lock_acquire(l, 0), 0);
 	cr_assert_eq(mps_lock_release(l), 0);
 	mps_event_set(go);
-	join_ok(&w, "locks by name");
+	segtest_join(&w, JOIN_S, "locks by name");
 	cr_assert(!mps_rlock_locked(r));
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 static int role_sem_event(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
 	mps_sem_t *s, *three, *bs;
 	mps_event_t *e, *back;
@@ -1114,7 +1075,7 @@ MPS_FLAVOURS(byname, semaphore_event)
 ParameterizedTest(enum mps_flavour *f, byname, semaphore_event)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_sem_t *s, *three, *bs;
 	mps_event_t *e, *back;
 	cr_assert_eq(mps_segment_semaphore(seg, "S", MPS_CREATE_ONLY, 0, &s), 0);
@@ -1130,17 +1091,16 @@ ParameterizedTest(enum mps_flavour *f, byname, semaphore_event)
 	cr_assert_eq(mps_sem_acquire(s, 0), ETIMEDOUT);
 	mps_event_set(e);
 	cr_assert_eq(mps_event_wait(back, JOIN_S), 0);
-	join_ok(&w, "semaphore and event by name");
+	segtest_join(&w, JOIN_S, "semaphore and event by name");
 	cr_assert_eq(mps_sem_value(bs), 1);
 	cr_assert_eq(mps_sem_value(three), 3);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 static int role_cond(struct mps_area *a, int index)
 {
 	(void)index;
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
 	mps_lock_t *l;
 	mps_cond_t *c;
@@ -1161,7 +1121,7 @@ MPS_FLAVOURS(byname, condition)
 ParameterizedTest(enum mps_flavour *f, byname, condition)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_lock_t *l;
 	mps_cond_t *c;
 	cr_assert_eq(mps_segment_lock(seg, "CL", MPS_CREATE_ONLY, &l), 0);
@@ -1175,15 +1135,14 @@ ParameterizedTest(enum mps_flavour *f, byname, condition)
 	__atomic_store_n(&a->value[0], 1, __ATOMIC_SEQ_CST);
 	cr_assert_eq(mps_cond_notify(c, 1), 0);
 	cr_assert_eq(mps_lock_release(l), 0);
-	join_ok(&w, "condition by name");
+	segtest_join(&w, JOIN_S, "condition by name");
 	cr_assert_eq(mps_cond_n_waiting(c), 0);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 static int role_barrier(struct mps_area *a, int index)
 {
-	mps_segment_t *seg = open_seg(a);
+	mps_segment_t *seg = segtest_open(a);
 	MPS_CHECK(seg);
 	mps_barrier_t *b;
 	MPS_CHECK(mps_segment_barrier(seg, "B3", MPS_OPEN_ONLY, 99, 0, &b) == 0);
@@ -1203,7 +1162,7 @@ MPS_FLAVOURS(byname, barrier)
 ParameterizedTest(enum mps_flavour *f, byname, barrier)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_barrier_t *b;
 	cr_assert_eq(mps_segment_barrier(seg, "B3", MPS_CREATE_ONLY, 3, MPS_FOREVER, &b), 0);
 	struct mps_workers w;
@@ -1214,20 +1173,19 @@ ParameterizedTest(enum mps_flavour *f, byname, barrier)
 		cr_assert_lt(i, 3);
 		mps_count_add(&a->counter[C_DONE], 1u << (8 * round + i));
 	}
-	join_ok(&w, "barrier by name");
+	segtest_join(&w, JOIN_S, "barrier by name");
 	/* Each round handed out the indexes 0, 1, 2 once each. */
 	cr_assert_eq(count(a, C_DONE), 0x0707u, "indexes %#x", count(a, C_DONE));
 	cr_assert(!mps_barrier_broken(b));
 	cr_assert_eq(mps_barrier_n_waiting(b), 0);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
 
 /* Name rules of the constructors: kind, mode, length. */
 Test(byname, errors)
 {
 	struct mps_area *a = mps_area_create();
-	mps_segment_t *seg = create_seg(a);
+	mps_segment_t *seg = segtest_named(a, SEG_SIZE);
 	mps_lock_t *l, *l2;
 	mps_rlock_t *r;
 	mps_sem_t *s;
@@ -1284,6 +1242,5 @@ Test(byname, errors)
 	struct mps_segment_info info;
 	cr_assert_eq(mps_segment_info(seg, &info), 0);
 	cr_assert_eq(info.names, 3, "L, S and the 63-byte event: %u names", info.names);
-	cr_assert_eq(mps_segment_close(seg), 0);
-	mps_area_destroy(a);
+	segtest_end(a, seg);
 }
