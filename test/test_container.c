@@ -2028,8 +2028,8 @@ ParameterizedTest(enum mps_flavour *f, container, crash)
 	cr_assert_eq(mps_list_clear(l), 0);
 	unsigned refs = mps_object_refs(l);
 	cr_assert(refs >= 1 && refs <= 1 + CRASH_ROUNDS * CRASH_WORKERS, "list refs %u", refs);
-	if (refs != 1)
-		cr_log_warn("crash: %u references leaked by deaths inside retain", refs - 1);
+	if (refs != 1)   /* allowed (see above); info, since a Criterion warning fails the run */
+		cr_log_info("crash: %u references leaked by deaths inside retain", refs - 1);
 	cr_assert_eq(mps_segment_free_bytes(seg), free0, "crash: %zd bytes leaked",
 	             (ssize_t)free0 - (ssize_t)mps_segment_free_bytes(seg));
 	segtest_end(a, seg);
