@@ -225,7 +225,8 @@ static int cmd_list(void)
 			n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, by_name);
+	if (n)   /* qsort wants a non-null base even for 0 elements */
+		qsort(names, n, sizeof *names, by_name);
 	printf("%-32s %10s %8s %-6s %7s %s\n", "NAME", "SIZE", "CREATOR", "STATE", "OBJECTS",
 	       "ATTACHED");
 	for (size_t i = 0; i < n; i++) {

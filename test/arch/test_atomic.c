@@ -285,7 +285,8 @@ static void cas_increment64(uint64_t *p, uint64_t step)
 static void cas_increment_narrow(void *p, unsigned size)
 {
 	for (;;) {
-		uint32_t v = size == 1 ? *(volatile uint8_t *)p : *(volatile uint16_t *)p;
+		uint32_t v = size == 1 ? __atomic_load_n((uint8_t *)p, __ATOMIC_RELAXED)
+		                       : __atomic_load_n((uint16_t *)p, __ATOMIC_RELAXED);
 		uint32_t next = (v + 1) & (size == 1 ? 0xffu : 0xffffu);
 		if (a_cas_narrow(p, size, v, next))
 			return;
