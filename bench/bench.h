@@ -136,6 +136,7 @@ int64_t team_elapsed(const struct arena *a, int n);  /* max end - min start */
 int64_t team_cpu(const struct arena *a, int first, int n); /* CPU ns of workers first.. */
 int  team_error(const struct arena *a, int n);       /* first error, or 0 */
 void wait_count(atomic_int *c, int target);          /* polls with short sleeps */
+int  child_status(pid_t pid);  /* reaps it: exit status, 128 + signal, or -1 */
 void spin_count(atomic_int *c, int target);          /* spins with sched_yield */
 void strace_mark(bool on, int window);               /* window >= 0 opens, < 0 closes */
 

@@ -8,7 +8,6 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -160,11 +159,7 @@ static int run_gnuplot(const char *exe, const char *dir)
 	}
 	if (pid < 0)
 		return -1;
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	return child_status(pid);
 }
 
 void plot_all(const struct opts *o, FILE *note)

@@ -13,7 +13,6 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -178,19 +177,16 @@ static bool read_lines(int fd, int64_t deadline, struct py_row *out, int max, in
 
 static int finish(pid_t pid, bool in_time, char *why, size_t n, int count, const struct opts *o)
 {
-	int st = 0;
 	if (!in_time)
 		kill(-pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	int status = child_status(pid);
 	if (!in_time) {
 		snprintf(why, n, "manager.py timed out and was killed (see %s/manager-py.log)", o->out);
 		return count ? 0 : ETIMEDOUT;
 	}
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+	if (status == 0)
 		return 0;
-	snprintf(why, n, "manager.py failed (status %d; see %s/manager-py.log)",
-	         WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), o->out);
+	snprintf(why, n, "manager.py failed (status %d; see %s/manager-py.log)", status, o->out);
 	return count ? 0 : EIO;
 }
 

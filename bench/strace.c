@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -67,11 +66,7 @@ static int run_child(const struct opts *o, const char *arg, const char *log, con
 	}
 	if (pid < 0)
 		return -1;
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	return child_status(pid);
 }
 
 static int *window_of(struct tid_window *t, int *nt, long tid)

@@ -222,3 +222,12 @@ void strace_mark(bool on, int window)
 		return;
 	close(window >= 0 ? -1000 - window : -999);
 }
+
+int child_status(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

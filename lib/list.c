@@ -263,7 +263,11 @@ static int insert_locked(struct mps_seg_header *h, mps_list_t *l, int64_t index,
 	return r;
 }
 
-int mps_list_insert(mps_list_t *l, int64_t index, const mps_var_t *value)
+typedef int (*store_op)(struct mps_seg_header *h, mps_list_t *l, int64_t index,
+                        const mps_var_t *value);
+
+/* insert and set: the value checked before the guard is taken. */
+static int store_value(mps_list_t *l, int64_t index, const mps_var_t *value, store_op op)
 {
 	if (!l)
 		return EINVAL;
@@ -272,7 +276,12 @@ int mps_list_insert(mps_list_t *l, int64_t index, const mps_var_t *value)
 	if (r)
 		return r;
 	list_enter(h, l);
-	return list_leave(h, l, insert_locked(h, l, index, value));
+	return list_leave(h, l, op(h, l, index, value));
+}
+
+int mps_list_insert(mps_list_t *l, int64_t index, const mps_var_t *value)
+{
+	return store_value(l, index, value, insert_locked);
 }
 
 int mps_list_append(mps_list_t *l, const mps_var_t *value)
@@ -315,14 +324,7 @@ static int set_locked(struct mps_seg_header *h, mps_list_t *l, int64_t index,
 
 int mps_list_set(mps_list_t *l, int64_t index, const mps_var_t *value)
 {
-	if (!l)
-		return EINVAL;
-	struct mps_seg_header *h = mps_box_seg(l);
-	int r = mps_var_check(h, value, false);
-	if (r)
-		return r;
-	list_enter(h, l);
-	return list_leave(h, l, set_locked(h, l, index, value));
+	return store_value(l, index, value, set_locked);
 }
 
 static int pop_locked(struct mps_seg_header *h, mps_list_t *l, int64_t index, mps_var_t *value,

@@ -215,6 +215,19 @@ static int check_name(const char *name)
 	return n > MPS_OBJ_NAME_MAX ? ENAMETOOLONG : 0;
 }
 
+/* Ends a creation transaction: committed on success; on failure undone
+ * when this call began it (an enclosing transaction undoes its own). */
+static int finish_creation(struct mps_seg_header *h, bool took, int r)
+{
+	if (r && took) {
+		mps_journal_abort(h, &h->guard.journal);
+		mps_guard_release(&h->guard);
+		return r;
+	}
+	mps_seg_leave(h, took);
+	return r;
+}
+
 int mps_seg_object(mps_segment_t *seg, const char *name, enum mps_open_mode mode,
                    enum mps_kind kind, size_t payload_size, mps_obj_init_fn init, void *arg,
                    void **out, bool *created)
@@ -238,12 +251,7 @@ int mps_seg_object(mps_segment_t *seg, const char *name, enum mps_open_mode mode
 		r = create_locked(h, kind, payload_size, init, arg, &obj);
 		*created = r == 0;
 	}
-	if (r && took) {
-		mps_journal_abort(h, &h->guard.journal);
-		mps_guard_release(&h->guard);
-		return r;
-	}
-	mps_seg_leave(h, took);
+	r = finish_creation(h, took, r);
 	if (r == 0)
 		*out = obj;
 	return r;
@@ -253,14 +261,7 @@ int mps_obj_new(struct mps_seg_header *h, enum mps_kind kind, size_t payload_siz
                 mps_obj_init_fn init, void *arg, void **out)
 {
 	bool took = mps_seg_enter(h);
-	int r = create_locked(h, kind, payload_size, init, arg, out);
-	if (r && took) {
-		mps_journal_abort(h, &h->guard.journal);
-		mps_guard_release(&h->guard);
-		return r;
-	}
-	mps_seg_leave(h, took);
-	return r;
+	return finish_creation(h, took, create_locked(h, kind, payload_size, init, arg, out));
 }
 
 int mps_segment_find(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind)
