@@ -10,7 +10,7 @@
  * per line with fixed field order, so it can be grepped and cut.
  *
  * A file of /dev/shm is taken for a segment when its first 8 bytes are the
- * segment magic ("MPSYNSEG", lib/seg.h); other files are skipped by list
+ * segment magic ("MPSYNSEG", lib/segment/seg.h); other files are skipped by list
  * and refused (EPROTO) by show and rm without being mapped. A segment that
  * fails to open (corrupt header, other layout, other PID namespace, creator
  * died while creating it) is listed with the library's error.
@@ -36,7 +36,7 @@
 #include <mpsync.h>
 
 #define SHM_DIR "/dev/shm"
-#define SEG_MAGIC "MPSYNSEG"     /* MPS_SEG_MAGIC of lib/seg.h, as stored */
+#define SEG_MAGIC "MPSYNSEG"     /* MPS_SEG_MAGIC of lib/segment/seg.h, as stored */
 #define MAX_ITEMS 8              /* array elements shown */
 
 enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2 };

@@ -1,6 +1,6 @@
-/* Segments: lib/segment.c, heap.c, directory.c, object.c, journal.c and
+/* Segments: lib/segment/segment.c, heap.c, directory.c, object.c, journal.c and
  * primitives.c through include/mpsync/segment.h, with white-box checks
- * through lib/seg.h (header fields, the block walk of mps_heap_check, the
+ * through lib/segment/seg.h (header fields, the block walk of mps_heap_check, the
  * directory table, the segment lock word).
  *
  *   lifecycle   create/open/close/unlink, names, sizes, /dev/shm full,
@@ -44,7 +44,7 @@
 
 #include "harness.h"
 #include "segtest.h"
-#include "../lib/seg.h"
+#include "../lib/segment/seg.h"
 
 #define LONG_WAIT 60.0   /* a role's "forever": every wait in a role is bounded */
 #define JOIN_S    60.0

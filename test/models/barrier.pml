@@ -1,10 +1,10 @@
 /* barrier.pml: the Barrier's epochs with outcome history.
  *
- * Mirrors lib/barrier.c: mps_barrier_wait_action (the arrival loop, the wait
+ * Mirrors lib/sync/barrier.c: mps_barrier_wait_action (the arrival loop, the wait
  * out of a TRIPPING epoch that gives up breaking nothing, the own-epoch
  * loop), sleep_through, trip, break_epoch, end_epoch (trips and breaks
  * counted apart), outcome, wake_if_sleepers, end_with (mps_barrier_abort,
- * mps_barrier_reset); the futex calls of lib/futex.c.
+ * mps_barrier_reset); the futex calls of lib/sync/futex.c.
  * Not modelled: EINTR and withdraw(), spinning (loads only), polls (a wait
  * whose deadline passes at once is one of the TIMED runs), init.
  *
@@ -101,7 +101,7 @@
 #else
 #define VICTIM 99
 #endif
-/* lib/barrier.c lets a timeout break an epoch even while its action runs
+/* lib/sync/barrier.c lets a timeout break an epoch even while its action runs
  * (break_epoch does not look at TRIPPING): no waiter waits for a party that
  * may have died. */
 #define FIX 0
@@ -440,7 +440,7 @@ end:	do
  *                    outcome)
  *   MUT_NO_WAKE      sleepers never set SLEEPERS, so nobody wakes them
  *
- * Two findings of this model in an earlier lib/barrier.c:
+ * Two findings of this model in an earlier lib/sync/barrier.c:
  *   trip timeout      (TIMED) a member whose deadline passes while the
  *                     last party runs the action breaks the complete pass.
  *                     Kept on purpose: waiting the trip out would let a

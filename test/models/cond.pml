@@ -1,10 +1,10 @@
 /* cond.pml: the two-group Condition.
  *
- * Mirrors lib/cond.c: wait_deadline (seq read, join, lock release), join,
+ * Mirrors lib/sync/cond.c: wait_deadline (seq read, join, lock release), join,
  * await, decide, reacquire, mps_cond_notify (take, promotion of G2),
  * mps_cond_notify_all (close both groups, requeue_target, a_fetch_or of the
  * lock's WAITERS bit, mps_futex_cmp_requeue, or wake all), group_bit; and
- * of lib/lock.c the parts the Condition relies on: mps_lockword_release,
+ * of lib/sync/lock.c the parts the Condition relies on: mps_lockword_release,
  * mps_lockword_acquire_slow with has_slept (a waiter moved onto the lock word
  * takes it with WAITERS set, so its release wakes the next one).
  *
@@ -158,7 +158,7 @@ inline futex_block(timed, r)
 	fi
 }
 
-/* ---- the lock (lib/lock.c, reduced to a futex mutex) ----------------------- */
+/* ---- the lock (lib/sync/lock.c, reduced to a futex mutex) ----------------------- */
 
 /* One atomic step per round: take a free word (with WAITERS when the caller
  * has slept, the rule that chains a requeued herd: each taker's release
@@ -231,7 +231,7 @@ inline ghost_left()
 	unchosen--
 }
 
-/* ---- lib/cond.c ------------------------------------------------------------- */
+/* ---- lib/sync/cond.c ------------------------------------------------------------- */
 
 /* decide(): one CAS (or a load) on the groups. */
 inline decide(give_up, verdict)

@@ -1,7 +1,7 @@
 /* event.pml: the Event word with its generation.
  *
- * Mirrors lib/event.c: mps_event_set, mps_event_clear, mps_event_wait,
- * spin_for_set, signalled, generation; the futex calls of lib/futex.c.
+ * Mirrors lib/sync/event.c: mps_event_set, mps_event_clear, mps_event_wait,
+ * spin_for_set, signalled, generation; the futex calls of lib/sync/futex.c.
  *
  * Modelling (sequential consistency):
  *   the word      one byte: SET bit 0, WAITERS bit 1, generation in bits 2..7
@@ -92,7 +92,7 @@ inline futex_wake_all()
 	}
 }
 
-/* ---- lib/event.c ------------------------------------------------------------ */
+/* ---- lib/sync/event.c ------------------------------------------------------------ */
 
 inline ev_set()
 {

@@ -1,11 +1,11 @@
 /* lock.pml: the Lock word protocol.
  *
- * Mirrors lib/lock.c: mps_lock_acquire (fast path CAS 0 -> tid),
+ * Mirrors lib/sync/lock.c: mps_lock_acquire (fast path CAS 0 -> tid),
  * mps_lockword_acquire_slow, wait_loop, spin_for_free, try_take, give_up,
  * withdraw_request, take_from_dead, mps_lockword_release, cancel_handoff; lib/lockword.h: lw_held, lw_owner,
  * LW_WAITERS, LW_HANDOFF_REQUESTED, LW_HANDOFF; the futex calls of
- * lib/futex.c (mps_futex_wait, mps_futex_wake). RLock (lib/rlock.c) and the
- * re-acquire of Condition (lib/cond.c: reacquire) use the same two functions.
+ * lib/sync/futex.c (mps_futex_wait, mps_futex_wake). RLock (lib/rlock.c) and the
+ * re-acquire of Condition (lib/sync/cond.c: reacquire) use the same two functions.
  *
  * Modelling (spin checks protocol logic under sequential consistency):
  *   the word      one byte; tid 1..3 in bits 0..2, 7 = every tid bit (so
@@ -135,7 +135,7 @@ inline took(prev)
 	fi
 }
 
-/* ---- lib/lock.c ------------------------------------------------------------ */
+/* ---- lib/sync/lock.c ------------------------------------------------------------ */
 
 /* try_take: one attempt at a word that is free or handed over: the decision
  * is local (on v), the CAS is the one shared step. */

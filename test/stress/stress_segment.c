@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include <mpsync.h>
-#include "../../lib/seg.h"
+#include "../../lib/segment/seg.h"
 #include "stress.h"
 
 #define NAMES 8

@@ -46,7 +46,7 @@
 #include <string.h>
 
 #include <mpsync/value.h>
-#include "../arch/atomic.h"
+#include "../../arch/atomic.h"
 #include "seg.h"
 
 struct cells {

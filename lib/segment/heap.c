@@ -20,7 +20,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "owner.h"
+#include "../sync/owner.h"
 #include "seg.h"
 
 #define MIN_BLOCK 32u

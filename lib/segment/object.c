@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../arch/atomic.h"
+#include "../../arch/atomic.h"
 #include "seg.h"
 
 static const char *const kind_names[MPS_KIND_COUNT] = {

@@ -87,8 +87,8 @@
 #include <time.h>
 
 #include <mpsync/queue.h>
-#include "../arch/atomic.h"
-#include "deadline.h"
+#include "../../arch/atomic.h"
+#include "../sync/deadline.h"
 #include "seg.h"
 
 #define RECORD        ((uint64_t)MPS_QUEUE_RECORD_HEADER)

@@ -30,7 +30,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "deadline.h"
+#include "../sync/deadline.h"
 #include "seg.h"
 
 static inline void keep_order(void)

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "../arch/atomic.h"
+#include "../../arch/atomic.h"
 
 #define LW_WAITERS   0x80000000u  /* someone may sleep on the word: release must wake */
 #define LW_RESERVED  0x40000000u  /* kept clear: the kernel's FUTEX_OWNER_DIED bit */

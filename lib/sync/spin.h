@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "../arch/atomic.h"
+#include "../../arch/atomic.h"
 #include "deadline.h"
 
 /* Budget in spin_now() units; 0 disables spinning. Computed once. */

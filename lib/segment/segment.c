@@ -31,9 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../arch/atomic.h"
-#include "deadline.h"
-#include "owner.h"
+#include "../../arch/atomic.h"
+#include "../sync/deadline.h"
+#include "../sync/owner.h"
 #include "seg.h"
 
 #define OPEN_WAIT_NS (2 * 1000000000LL)   /* how long an opener waits for a live creator */
