@@ -44,6 +44,8 @@ while (($#)); do
     shift
 done
 
+command -v python3 >/dev/null || { echo "error: tools/amalgamate.sh needs python3" >&2; exit 1; }
+
 inputs=(include arch lib CMakeLists.txt tools/amalgamate.sh)
 commit=unknown
 if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
