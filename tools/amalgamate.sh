@@ -49,8 +49,9 @@ command -v python3 >/dev/null || { echo "error: tools/amalgamate.sh needs python
 inputs=(include arch lib CMakeLists.txt tools/amalgamate.sh)
 commit=unknown
 if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
-    commit=$(git -C "$root" log -1 --format=%h -- "${inputs[@]}")
-    git -C "$root" diff --quiet HEAD -- "${inputs[@]}" || commit="$commit plus local changes"
+    commit=$(git -C "$root" log -1 --format=%h -- "${inputs[@]}" 2>/dev/null || true)
+    commit=${commit:-unknown}
+    git -C "$root" diff --quiet HEAD -- "${inputs[@]}" 2>/dev/null || commit="$commit plus local changes"
     if [[ -n $(git -C "$root" ls-files --others --exclude-standard -- "${inputs[@]}") ]]; then
         [[ $commit == *"local changes" ]] || commit="$commit plus local changes"
     fi
@@ -68,9 +69,27 @@ def rel(path):
     return os.path.relpath(path, root)
 
 
+# Object-like macros of the project's files, so that a specifier hidden in
+# one (#define MPS_INLINE static inline) is seen for what it is.
+MACROS = {}
+
+
 def read(path):
     with open(path, encoding="utf-8") as f:
-        return f.read()
+        text = f.read()
+    for name, body in re.findall(r"(?m)^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+([^\n]*)$", text):
+        MACROS.setdefault(name, body)
+    return text
+
+
+def expand_words(words, depth=3):
+    out = []
+    for w in words:
+        if depth and w in MACROS:
+            out += expand_words(WORD.findall(MACROS[w]), depth - 1)
+        else:
+            out.append(w)
+    return out
 
 
 def cmake_list(name):
@@ -214,7 +233,7 @@ def classify(head, body, tail):
     if not code:
         return "local"
     first = code[0]
-    specifiers = WORD.findall(re.split(r"[(=]", plain, maxsplit=1)[0])
+    specifiers = expand_words(WORD.findall(re.split(r"[(=]", plain, maxsplit=1)[0]))
     if "static" in specifiers or first in ("typedef", "_Static_assert", "static_assert"):
         return "local"
     if first == "extern":
@@ -520,7 +539,8 @@ PY
 }
 
 tmp=$(mktemp "${TMPDIR:-/tmp}/mpsync-amalgam.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
+next=
+trap 'rm -f "$tmp" ${next:+"$next"}' EXIT
 generate >"$tmp"
 
 if ((check)); then
@@ -534,6 +554,11 @@ if ((check)); then
     echo "${out#"$root"/} is current"
     exit 0
 fi
+# Replaced in one rename: a build reading the old file meanwhile never sees
+# a half-written one.
 mkdir -p "$(dirname "$out")"
-cp "$tmp" "$out"
+next=$(mktemp "$(dirname "$out")/.mpsync.h.XXXXXX")
+cp "$tmp" "$next"
+chmod 644 "$next"
+mv -f "$next" "$out"
 echo "wrote ${out#"$root"/} ($(wc -l <"$out") lines)"
