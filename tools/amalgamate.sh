@@ -315,6 +315,8 @@ def prefix_linkage(text):
             edits.append((start, 0, "MPSYNC_API "))
         elif kind == "extern":
             m = re.search(r"\bextern\b", text[start:])
+            if not m:
+                sys.exit("amalgamate: cannot place MPSYNC_EXTERN in: %s" % head.strip())
             edits.append((start + m.start(), len("extern"), "MPSYNC_EXTERN"))
     for pos, length, new in sorted(edits, reverse=True):
         text = text[:pos] + new + text[pos + length:]
@@ -348,7 +350,7 @@ def resolve(name, quote, including):
 class Amalgam:
     def __init__(self):
         self.done = set()          # guarded headers already inlined
-        self.system = []           # hoisted system includes of the .c files
+        self.system = []           # the .c files' system includes, hoisted
 
     def expand(self, path):
         """path's text with its project includes inlined; system includes
@@ -374,15 +376,27 @@ class Amalgam:
         return "".join(parts)
 
     def split_body(self, path):
-        """A .c file: its headers (inlined into the header part) and body."""
+        """A .c file: the #include lines outside any #if (hoisted: project
+        headers into the header part, system headers to the top) and the
+        rest, its body. A system include under #if stays in the body."""
         text = read(path)
-        headers, last, body = [], 0, []
-        for m in INCLUDE.finditer(text):
-            body.append(text[last:m.start()])
-            last = m.end()
-            headers.append(m.group(0))
-        body.append(text[last:])
-        return "".join(headers), "".join(body)
+        hoisted, body, depth = [], [], 0
+        for line in text.splitlines(keepends=True):
+            d = re.match(r"[ \t]*#[ \t]*(\w+)", line)
+            word = d.group(1) if d else ""
+            if word in ("if", "ifdef", "ifndef"):
+                depth += 1
+            elif word == "endif":
+                depth -= 1
+            m = INCLUDE.match(line)
+            if m and depth == 0:
+                hoisted.append(m)
+            elif m and m.group(1) == '"':
+                sys.exit("amalgamate: %s: a project #include under #if is not supported: %s"
+                         % (rel(path), line.strip()))
+            else:
+                body.append(line)
+        return hoisted, "".join(body)
 
 
 def main():
@@ -461,14 +475,11 @@ def main():
     # The implementation: system headers, internal headers, then the bodies.
     headers, bodies = [], []
     for src in sources:
-        incs, body = am.split_body(src)
-        fake = src  # includes resolve relative to the .c file
-        text = prefix_linkage(incs)
-        parts, last = [], 0
-        for m in INCLUDE.finditer(text):
-            target = resolve(m.group(2), m.group(1), fake)
+        includes, body = am.split_body(src)
+        for m in includes:
+            target = resolve(m.group(2), m.group(1), src)
             if target is None:
-                line = m.group(0).rstrip("\n").strip()
+                line = m.group(0).strip()
                 if line not in am.system:
                     am.system.append(line)
                 continue
