@@ -6,6 +6,9 @@
 #   run.sh <single_include dir> two-copies <cc>      two static copies in one program
 #   run.sh <single_include dir> cxx <c++> <cc>       a C++ consumer; an implementation
 #                                                    file compiled as C++ must stop
+#   run.sh <single_include dir> symbols <cc> <libmpsync>
+#                                                    the implementation exports exactly
+#                                                    the symbols of the library
 # Every compile line is -std=c11 (or c++11) -O2 -Wall -Wextra -Wpedantic -Werror.
 set -euo pipefail
 
@@ -13,6 +16,8 @@ inc=$(cd "${1:?usage: run.sh <single_include dir> plain|two-copies|cxx <compiler
 case_=${2:?}
 compiler=${3:?}
 here=$(cd "$(dirname "$0")" && pwd)
+extra=${4:-}   # the C compiler (cxx) or the library (symbols)
+[[ ! -e $extra ]] || extra=$(realpath "$extra")
 work=$(mktemp -d "${TMPDIR:-/tmp}/mpsync-single.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -55,7 +60,7 @@ two-copies)
     run ./two_copies
     ;;
 cxx)
-    cc=${4:?cxx needs a C compiler for impl.c}
+    cc=${extra:?cxx needs a C compiler for impl.c}
     run "$cc" "${c[@]}" -c "$here/impl.c" -o impl.o
     run "$compiler" -std=c++11 -O2 "${warn[@]}" -I"$inc" "$here/cxx_consumer.cpp" impl.o \
         -o cxx_consumer -pthread -lm
@@ -65,6 +70,18 @@ cxx)
     fi
     grep -q 'must be compiled as C' err.txt || { cat err.txt >&2; fail "no clear error for C++"; }
     echo "compiling the implementation as C++ stops with the header's message: ok"
+    ;;
+symbols)
+    lib=${extra:?symbols needs the built libmpsync}
+    run "$compiler" "${c[@]}" -c "$here/impl.c" -o impl.o
+    nm -g --defined-only impl.o | awk 'NF == 3 {print $3}' | sort >single.txt
+    case $lib in
+        *.so*) nm -D --defined-only "$lib" | awk 'NF == 3 {print $3}' | sort >library.txt ;;
+        *) nm -g --defined-only "$lib" | awk 'NF == 3 {print $3}' | sort >library.txt ;;
+    esac
+    [[ -s library.txt ]] || fail "no symbols read from $lib"
+    diff -u library.txt single.txt || fail "the single header and $lib export different symbols"
+    echo "both export the same $(wc -l <single.txt) symbols"
     ;;
 *)
     fail "unknown case $case_"
