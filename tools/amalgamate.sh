@@ -25,9 +25,12 @@
 #    why definitions are prefixed too.
 #  - system headers of the .c files are read first, then the internal headers,
 #    then the .c bodies.
-#  - a file-scope name that two .c files both define (a static function, a
-#    struct tag...) is renamed for the stretch of each file by a #define that
-#    is #undef'd after it; every macro a .c file defines is #undef'd after it.
+#  - the static functions and objects of each .c file are renamed with the
+#    prefix mps__<file>_ (two files may both have a static "take", and list.c's
+#    static "splice" meets fcntl.h's splice once all system headers are read);
+#    so are a typedef, enumeration constant or tag that two .c files both
+#    define; members (after . or ->) keep their names. Every macro a .c file
+#    defines is #undef'd after it.
 #  - the output is deterministic: no dates; the banner names the last commit
 #    that changed an input (a line --check ignores, so committing the header
 #    with the change it follows does not make it stale).
@@ -268,8 +271,10 @@ def local_names(text):
         if code[0] == "typedef":
             names["ordinary"].add(declared_name(tail if body is not None else head))
         elif code[0] == "static":
-            names["static"].add(declared_name(head if body is None or head.rstrip().endswith(")")
-                                              else tail))
+            # static T f(...) {...}, static T x = {...}: the name is in the
+            # head; static struct s {...} x: after the body.
+            in_head = body is None or head.rstrip().endswith(")") or "=" in head
+            names["static"].add(declared_name(head if in_head else tail))
     for kind in names.values():
         kind.discard(None)
     return names
