@@ -41,7 +41,8 @@ extern PyObject *Mpy_ReleaseError;      /* ValueError and RuntimeError */
 extern PyObject *Mpy_NotOwnerError;     /* AssertionError and RuntimeError */
 extern PyObject *Mpy_BrokenBarrierError;
 extern PyObject *Mpy_QueueEmpty, *Mpy_QueueFull;
-extern PyObject *Mpy_AutoSegment;       /* callable: (grow: bool) -> Segment */
+extern PyObject *Mpy_AutoSegment;
+extern PyObject *Mpy_Dumps, *Mpy_Loads, *Mpy_Protocol;   /* pickle */       /* callable: (grow: bool) -> Segment */
 
 /* Errors: sets the Python exception for a library code; returns NULL. */
 PyObject *mpy_error(int code);
@@ -85,8 +86,9 @@ PyObject *mpy_create(PyTypeObject *tp, PyObject *segment, const char *name, int 
 /* Values stored in containers. */
 int mpy_to_var(PyObject *o, SegmentObject *seg, mps_var_t *v, PyObject **keep);
 PyObject *mpy_from_var(const mps_var_t *v, SegmentObject *seg);
-int mpy_init_types(PyObject *m);
-int mpy_add_container_types(PyObject *m);
+/* Elements of Value/Array by typecode. */
+int mpy_pack(char tc, PyObject *o, void *buf);
+PyObject *mpy_unpack(char tc, const void *buf);
 
 #define MPY_OBJECT_TYPE_FIELDS \
 	.tp_basicsize = sizeof(MpsObject), \

@@ -10,8 +10,10 @@ PyObject *Mpy_NotOwnerError;
 PyObject *Mpy_BrokenBarrierError;
 PyObject *Mpy_QueueEmpty, *Mpy_QueueFull;
 PyObject *Mpy_AutoSegment;
+PyObject *Mpy_Dumps, *Mpy_Loads, *Mpy_Protocol;
 
 int mpy_barrier_getset_init(void);
+void mpy_value_types_init(void);
 
 static PyObject *set_auto_segment(PyObject *m, PyObject *fn)
 {
@@ -90,8 +92,12 @@ static int add_exceptions(PyObject *m)
 	Mpy_BrokenBarrierError = import_attr("threading", "BrokenBarrierError");
 	Mpy_QueueEmpty = import_attr("queue", "Empty");
 	Mpy_QueueFull = import_attr("queue", "Full");
+	Mpy_Dumps = import_attr("pickle", "dumps");
+	Mpy_Loads = import_attr("pickle", "loads");
+	Mpy_Protocol = import_attr("pickle", "HIGHEST_PROTOCOL");
 	if (!Mpy_OwnerDiedWarning || !Mpy_ReleaseError || !Mpy_NotOwnerError ||
-	    !Mpy_BrokenBarrierError || !Mpy_QueueEmpty || !Mpy_QueueFull)
+	    !Mpy_BrokenBarrierError || !Mpy_QueueEmpty || !Mpy_QueueFull ||
+	    !Mpy_Dumps || !Mpy_Loads || !Mpy_Protocol)
 		return -1;
 	if (PyModule_AddObjectRef(m, "OwnerDiedWarning", Mpy_OwnerDiedWarning) < 0 ||
 	    PyModule_AddObjectRef(m, "ReleaseError", Mpy_ReleaseError) < 0 ||
@@ -115,6 +121,7 @@ static int add_types(PyObject *m)
 	Mpy_BoundedSemaphoreType.tp_base = &Mpy_SemaphoreType;
 	Mpy_JoinableQueueType.tp_base = &Mpy_QueueType;
 	mpy_barrier_getset_init();
+	mpy_value_types_init();
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
 		if (PyType_Ready(types[i].tp) < 0 ||
 		    PyModule_AddObjectRef(m, types[i].name, (PyObject *)types[i].tp) < 0)
