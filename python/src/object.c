@@ -119,6 +119,11 @@ static PyObject *segment_object_at(SegmentObject *self, PyObject *args)
 		             "(its creator released it)", off, self->name);
 		return NULL;
 	}
+	if (tp == &Mpy_ConditionType && !PyObject_TypeCheck(extra, &Mpy_LockType) &&
+	    !PyObject_TypeCheck(extra, &Mpy_RLockType)) {
+		PyErr_SetString(PyExc_ValueError, "a Condition is rebuilt with its lock");
+		return NULL;
+	}
 	PyObject *w = mpy_wrap(tp, self, obj, 1);
 	if (w && extra != Py_None) {
 		Py_INCREF(extra);
@@ -405,8 +410,10 @@ PyObject *mpy_object_reduce(PyObject *self, PyObject *unused)
 	if (!rebuild)
 		return NULL;
 	size_t off = (size_t)((char *)o->obj - (char *)mps_segment_base(o->segment->seg));
-	return Py_BuildValue("N(OnO)", rebuild, o->segment->name, (Py_ssize_t)off,
-	                     o->extra ? o->extra : Py_None);
+	/* A Namespace's extra is its own __dict__ ('_' names): not shared. */
+	PyObject *extra = o->extra && !PyObject_TypeCheck(self, &Mpy_NamespaceType) ? o->extra
+	                                                                           : Py_None;
+	return Py_BuildValue("N(OnO)", rebuild, o->segment->name, (Py_ssize_t)off, extra);
 }
 
 static PyObject *object_get_segment(PyObject *self, void *c)
