@@ -72,8 +72,15 @@ void mpy_object_dealloc(PyObject *self);
 int mpy_object_traverse(PyObject *self, visitproc visit, void *arg);
 int mpy_object_clear(PyObject *self);
 PyObject *mpy_object_reduce(PyObject *self, PyObject *unused);
-extern PyGetSetDef mpy_object_getset[];   /* _segment, _offset, _name-less info */
+extern PyGetSetDef mpy_object_getset[];   /* _segment, _offset */
+/* Appends mpy_object_getset to a type's own table, which ends with room
+ * for it (MPY_GETSET_ROOM null entries). Called once, at module init. */
+void mpy_getset_join(PyGetSetDef *table);
+#define MPY_GETSET_ROOM {NULL, NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL, NULL}, \
+	{NULL, NULL, NULL, NULL, NULL}
 const char *mpy_segment_name(SegmentObject *seg);
+/* 0, or -1 with ValueError when the segment was closed. */
+int mpy_segment_check(SegmentObject *seg);
 
 /* Creation through a constructor function of the library: the object is
  * made unnamed in the target segment (or named when name is given), moving
@@ -83,12 +90,40 @@ typedef int (*mpy_create_fn)(mps_segment_t *seg, const char *name, enum mps_open
 PyObject *mpy_create(PyTypeObject *tp, PyObject *segment, const char *name, int mode,
                      mpy_create_fn fn, void *arg);
 
-/* Values stored in containers. */
-int mpy_to_var(PyObject *o, SegmentObject *seg, mps_var_t *v, PyObject **keep);
+/* Values stored in containers (var.c). to_var: keep receives an object
+ * that must outlive the use of *v (or NULL); keys are never references. */
+int mpy_to_var(PyObject *o, SegmentObject *seg, int is_key, mps_var_t *v, PyObject **keep);
 PyObject *mpy_from_var(const mps_var_t *v, SegmentObject *seg);
-/* Elements of Value/Array by typecode. */
+#define STACK_OUT 512
+/* Output buffers for reads: a stack one, then the size the library asks. */
+struct mpy_outs {
+	char stack[2][STACK_OUT];
+	char *heap[2];
+	mps_out_t out[2];
+};
+void mpy_outs_init(struct mpy_outs *o);
+int mpy_outs_fit(struct mpy_outs *o, const mps_var_t *a, const mps_var_t *b);
+void mpy_outs_free(struct mpy_outs *o);
+SegmentObject *mpy_seg_of(PyObject *self);
+/* A container result as a Python exception; key for KeyError (NULL: the
+ * list's ValueError). Returns NULL. */
+PyObject *mpy_fail(int r, PyObject *key);
+/* Constructor of a container: segment/name/mode taken out of kw, the rest
+ * (positional and keyword content) handed back in rest_args/rest_kw. */
+int mpy_factory_new(PyTypeObject *tp, PyObject *args, PyObject *kw, mpy_create_fn fn,
+                    PyObject **self, PyObject **rest_args, PyObject **rest_kw);
+/* Value and Array (cells.c): elements by typecode, the lock argument, and
+ * the synchronized wrapper's lock methods shared by both types. */
 int mpy_pack(char tc, PyObject *o, void *buf);
 PyObject *mpy_unpack(char tc, const void *buf);
+int mpy_typecode_of(PyObject *o, char *out);
+int mpy_sync_of(PyObject *lock, enum mps_sync *sync, void **lockp, PyObject **segment);
+PyObject *mpy_cells_acquire(MpsObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames);
+PyObject *mpy_cells_enter(MpsObject *self, PyObject *unused);
+PyObject *mpy_cells_release(MpsObject *self, PyObject *unused);
+PyObject *mpy_cells_exit(MpsObject *self, PyObject *args);
+PyObject *mpy_cells_get_lock(MpsObject *self, PyObject *unused);
 
 #define MPY_OBJECT_TYPE_FIELDS \
 	.tp_basicsize = sizeof(MpsObject), \
@@ -98,6 +133,11 @@ PyObject *mpy_unpack(char tc, const void *buf);
 	.tp_clear = mpy_object_clear, \
 	.tp_weaklistoffset = offsetof(MpsObject, weakreflist), \
 	.tp_getset = mpy_object_getset
+
+/* Types whose getters are joined at init (their own + the common ones). */
+void mpy_value_type_init(void);
+void mpy_array_type_init(void);
+void mpy_barrier_type_init(void);
 
 #define MPY_OBJ(self) (((MpsObject *)(self))->obj)
 #endif

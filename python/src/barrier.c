@@ -151,7 +151,7 @@ static PyGetSetDef barrier_getset[] = {
 	{"parties", (getter)barrier_get_parties, NULL, NULL, NULL},
 	{"n_waiting", (getter)barrier_get_n_waiting, NULL, NULL, NULL},
 	{"broken", (getter)barrier_get_broken, NULL, NULL, NULL},
-	{NULL, NULL, NULL, NULL, NULL}
+	MPY_GETSET_ROOM
 };
 
 PyTypeObject Mpy_BarrierType = {
@@ -165,15 +165,8 @@ PyTypeObject Mpy_BarrierType = {
 	.tp_new = barrier_new,
 };
 
-/* The common getters and the Barrier's own, in one table. */
-int mpy_barrier_getset_init(void)
+void mpy_barrier_type_init(void)
 {
-	static PyGetSetDef all[8];
-	int n = 0;
-	for (PyGetSetDef *g = barrier_getset; g->name && g->get; g++)
-		all[n++] = *g;
-	for (PyGetSetDef *g = mpy_object_getset; g->name; g++)
-		all[n++] = *g;
-	Mpy_BarrierType.tp_getset = all;
-	return 0;
+	mpy_getset_join(barrier_getset);
+	Mpy_BarrierType.tp_getset = barrier_getset;
 }

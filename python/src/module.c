@@ -12,8 +12,6 @@ PyObject *Mpy_QueueEmpty, *Mpy_QueueFull;
 PyObject *Mpy_AutoSegment;
 PyObject *Mpy_Dumps, *Mpy_Loads, *Mpy_Protocol;
 
-int mpy_barrier_getset_init(void);
-void mpy_value_types_init(void);
 
 static PyObject *set_auto_segment(PyObject *m, PyObject *fn)
 {
@@ -120,8 +118,9 @@ static int add_types(PyObject *m)
 	};
 	Mpy_BoundedSemaphoreType.tp_base = &Mpy_SemaphoreType;
 	Mpy_JoinableQueueType.tp_base = &Mpy_QueueType;
-	mpy_barrier_getset_init();
-	mpy_value_types_init();
+	mpy_barrier_type_init();
+	mpy_value_type_init();
+	mpy_array_type_init();
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
 		if (PyType_Ready(types[i].tp) < 0 ||
 		    PyModule_AddObjectRef(m, types[i].name, (PyObject *)types[i].tp) < 0)

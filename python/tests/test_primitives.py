@@ -146,7 +146,11 @@ class Errors(unittest.TestCase):
             time.sleep(0.001)
         with c:
             c.notify(2)
-        time.sleep(0.3)
+            # exactly two left the waiting set; three are still waiting
+            self.assertTrue(repr(c).endswith(", 3)>"), repr(c))
+        deadline = time.monotonic() + 30
+        while len(woken) < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
         self.assertEqual(len(woken), 2)
         with c:
             c.notify_all()
