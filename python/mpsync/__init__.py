@@ -79,7 +79,7 @@ def _segment(name):
     """This process's mapping of a segment, attaching it when needed."""
     with _lock:
         seg = _segments.get(name)
-        if seg is None or seg.closed:
+        if seg is None:
             seg = Segment(name, mode="open")
             _segments[name] = seg
         return seg

@@ -41,8 +41,8 @@ extern PyObject *Mpy_ReleaseError;      /* ValueError and RuntimeError */
 extern PyObject *Mpy_NotOwnerError;     /* AssertionError and RuntimeError */
 extern PyObject *Mpy_BrokenBarrierError;
 extern PyObject *Mpy_QueueEmpty, *Mpy_QueueFull;
-extern PyObject *Mpy_AutoSegment;
-extern PyObject *Mpy_Dumps, *Mpy_Loads, *Mpy_Protocol;   /* pickle */       /* callable: (grow: bool) -> Segment */
+extern PyObject *Mpy_AutoSegment;       /* callable: (grow: bool) -> Segment */
+extern PyObject *Mpy_Dumps, *Mpy_Loads, *Mpy_Protocol;   /* pickle */
 
 /* Errors: sets the Python exception for a library code; returns NULL. */
 PyObject *mpy_error(int code);
@@ -59,6 +59,20 @@ int mpy_timeout_only(PyObject *timeout, double *out);
  * or -1 with an exception set. */
 typedef int (*mpy_blocking_fn)(void *obj, double timeout, void *arg);
 int mpy_block(mpy_blocking_fn fn, void *obj, double timeout, void *arg);
+
+/* Arguments. acquire(block=True, timeout=None), threading's "blocking"
+ * accepted for block; one optional argument by position or keyword. */
+int mpy_parse_acquire(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                      double *timeout);
+int mpy_parse_one(const char *fname, const char *kwname, PyObject *const *args,
+                  Py_ssize_t nargs, PyObject *kwnames, PyObject **out);
+/* The result of an acquire: True; False on timeout; True with a warning
+ * when the previous holder died (release undoes it if the warning raised). */
+PyObject *mpy_acquired(int r, int (*release)(void *), void *obj);
+/* Keyword-only placement arguments of every constructor: segment=None,
+ * name=None, mode='open_or_create' (or 'create', 'open'). */
+int mpy_parse_mode(PyObject *mode, int *out);
+#define MPY_PLACEMENT_KW "segment", "name", "mode"
 
 /* Wrapping: a new wrapper of type tp for payload obj of seg. retain: take
  * a new reference on the object (false when the caller's is handed over). */
@@ -78,9 +92,6 @@ extern PyGetSetDef mpy_object_getset[];   /* _segment, _offset */
 void mpy_getset_join(PyGetSetDef *table);
 #define MPY_GETSET_ROOM {NULL, NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL, NULL}, \
 	{NULL, NULL, NULL, NULL, NULL}
-const char *mpy_segment_name(SegmentObject *seg);
-/* 0, or -1 with ValueError when the segment was closed. */
-int mpy_segment_check(SegmentObject *seg);
 
 /* Creation through a constructor function of the library: the object is
  * made unnamed in the target segment (or named when name is given), moving
@@ -141,13 +152,3 @@ void mpy_barrier_type_init(void);
 
 #define MPY_OBJ(self) (((MpsObject *)(self))->obj)
 #endif
-
-int mpy_parse_acquire(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                      double *timeout);
-int mpy_parse_one(const char *fname, const char *kwname, PyObject *const *args,
-                  Py_ssize_t nargs, PyObject *kwnames, PyObject **out);
-PyObject *mpy_acquired(int r, int (*release)(void *), void *obj);
-/* Keyword-only placement arguments of every constructor: segment=None,
- * name=None, mode='open_or_create' (or 'create', 'open'). */
-int mpy_parse_mode(PyObject *mode, int *out);
-#define MPY_PLACEMENT_KW "segment", "name", "mode"

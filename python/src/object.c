@@ -63,8 +63,6 @@ SegmentObject *mpy_target_segment(PyObject *seg, int grow)
 			PyErr_SetString(PyExc_TypeError, "segment must be an mpsync.Segment");
 			return NULL;
 		}
-		if (mpy_segment_check((SegmentObject *)seg) < 0)
-			return NULL;
 		return (SegmentObject *)Py_NewRef(seg);
 	}
 	if (!Mpy_AutoSegment) {
@@ -115,7 +113,8 @@ int mpy_object_traverse(PyObject *self, visitproc visit, void *arg)
 {
 	MpsObject *o = (MpsObject *)self;
 	Py_VISIT(o->extra);
-	Py_VISIT(Py_TYPE(self));
+	if (Py_TYPE(self)->tp_flags & Py_TPFLAGS_HEAPTYPE)   /* a Python subclass */
+		Py_VISIT(Py_TYPE(self));
 	return 0;
 }
 
@@ -133,7 +132,7 @@ void mpy_object_dealloc(PyObject *self)
 	if (o->weakreflist)
 		PyObject_ClearWeakRefs(self);
 	Py_CLEAR(o->extra);
-	if (o->obj && o->segment && o->segment->seg)
+	if (o->obj && o->segment)
 		mps_object_release(o->obj);
 	Py_CLEAR(o->segment);
 	tp->tp_free(self);

@@ -76,36 +76,11 @@ static void segment_dealloc(SegmentObject *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-const char *mpy_segment_name(SegmentObject *seg)
-{
-	return PyUnicode_AsUTF8(seg->name);
-}
-
-int mpy_segment_check(SegmentObject *self)
-{
-	if (!self->seg) {
-		PyErr_SetString(PyExc_ValueError, "the segment is closed");
-		return -1;
-	}
-	return 0;
-}
-
-static PyObject *segment_close(SegmentObject *self, PyObject *unused)
-{
-	(void)unused;
-	/* Objects still wrapped keep the mapping: closing is for the last user. */
-	if (self->seg && Py_REFCNT(self) <= 2) {
-		mps_segment_close(self->seg);
-		self->seg = NULL;
-	}
-	Py_RETURN_NONE;
-}
-
 static PyObject *segment_object_at(SegmentObject *self, PyObject *args)
 {
 	unsigned long long off;
 	PyObject *extra = Py_None;
-	if (!PyArg_ParseTuple(args, "K|O:_object_at", &off, &extra) || mpy_segment_check(self) < 0)
+	if (!PyArg_ParseTuple(args, "K|O:_object_at", &off, &extra))
 		return NULL;
 	if (off >= mps_segment_size(self->seg) || off % 8) {
 		PyErr_SetString(PyExc_ValueError, "no object at this offset");
@@ -149,8 +124,6 @@ static int collect_one(const char *name, enum mps_kind kind, void *object, void 
 static PyObject *segment_names(SegmentObject *self, PyObject *unused)
 {
 	(void)unused;
-	if (mpy_segment_check(self) < 0)
-		return NULL;
 	struct collect c = { PyList_New(0), self };
 	if (!c.list)
 		return NULL;
@@ -167,7 +140,7 @@ static PyObject *segment_find(SegmentObject *self, PyObject *arg)
 	const char *name = PyUnicode_AsUTF8(arg);
 	void *obj;
 	enum mps_kind kind;
-	if (!name || mpy_segment_check(self) < 0)
+	if (!name)
 		return NULL;
 	int r = mps_segment_find(self->seg, name, &obj, &kind);
 	if (r == ENOENT) {
@@ -182,7 +155,7 @@ static PyObject *segment_find(SegmentObject *self, PyObject *arg)
 static PyObject *segment_remove(SegmentObject *self, PyObject *arg)
 {
 	const char *name = PyUnicode_AsUTF8(arg);
-	if (!name || mpy_segment_check(self) < 0)
+	if (!name)
 		return NULL;
 	int r = mps_segment_remove(self->seg, name);
 	if (r == ENOENT) {
@@ -195,34 +168,21 @@ static PyObject *segment_remove(SegmentObject *self, PyObject *arg)
 static PyObject *segment_get_free(SegmentObject *self, void *c)
 {
 	(void)c;
-	if (mpy_segment_check(self) < 0)
-		return NULL;
 	return PyLong_FromSize_t(mps_segment_free_bytes(self->seg));
 }
 
 static PyObject *segment_get_size(SegmentObject *self, void *c)
 {
 	(void)c;
-	if (mpy_segment_check(self) < 0)
-		return NULL;
 	return PyLong_FromSize_t(mps_segment_size(self->seg));
-}
-
-static PyObject *segment_get_closed(SegmentObject *self, void *c)
-{
-	(void)c;
-	return PyBool_FromLong(self->seg == NULL);
 }
 
 static PyObject *segment_repr(SegmentObject *self)
 {
-	return PyUnicode_FromFormat("<mpsync.Segment %R%s>", self->name,
-	                            self->seg ? "" : " closed");
+	return PyUnicode_FromFormat("<mpsync.Segment %R>", self->name);
 }
 
 static PyMethodDef segment_methods[] = {
-	{"close", (PyCFunction)segment_close, METH_NOARGS,
-	 "Unmap the segment when no object of it is in use here."},
 	{"_object_at", (PyCFunction)segment_object_at, METH_VARARGS,
 	 "The object at a payload offset (unpickling)."},
 	{"names", (PyCFunction)segment_names, METH_NOARGS, "[(name, kind), ...]"},
@@ -239,7 +199,6 @@ static PyMemberDef segment_members[] = {
 static PyGetSetDef segment_getset[] = {
 	{"size", (getter)segment_get_size, NULL, "bytes", NULL},
 	{"free_bytes", (getter)segment_get_free, NULL, "free heap bytes", NULL},
-	{"closed", (getter)segment_get_closed, NULL, NULL, NULL},
 	{NULL, NULL, NULL, NULL, NULL}
 };
 
@@ -250,7 +209,8 @@ PyTypeObject Mpy_SegmentType = {
 	.tp_dealloc = (destructor)segment_dealloc,
 	.tp_repr = (reprfunc)segment_repr,
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "Segment(name, size=1 MiB, mode='open_or_create'): a named mpsync segment.",
+	.tp_doc = "Segment(name, size=1 MiB, mode='open_or_create'): a named mpsync segment, "
+	          "mapped until the last object of it in this process is gone.",
 	.tp_weaklistoffset = offsetof(SegmentObject, weakreflist),
 	.tp_methods = segment_methods,
 	.tp_members = segment_members,
