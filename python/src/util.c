@@ -79,6 +79,11 @@ static double monotonic(void)
 int mpy_block(mpy_blocking_fn fn, void *obj, double timeout, void *arg)
 {
 	double deadline = isinf(timeout) ? timeout : monotonic() + timeout;
+	/* A signal caught since the interpreter last looked (say, during the
+	 * first, non-blocking attempt) would not interrupt the wait: its C
+	 * handler has already run. Run the Python handlers now. */
+	if (PyErr_CheckSignals() < 0)
+		return -1;
 	for (;;) {
 		int r;
 		Py_BEGIN_ALLOW_THREADS

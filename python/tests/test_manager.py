@@ -206,6 +206,30 @@ class Lifetime(unittest.TestCase):
         self.assertRaises(FileNotFoundError, mpsync.Manager.attach, name)
 
 
+class Pickling(unittest.TestCase):
+    def test_round_trips(self):
+        with mpsync.Manager(size=1 << 20) as m:
+            objs = [m.Queue(), m.JoinableQueue(), m.Value("d", 1.5), m.Array("i", [1, 2]),
+                    m.dict(a=1), m.list([1]), m.Namespace(x=1), m.Lock(), m.RLock(),
+                    m.Semaphore(2), m.BoundedSemaphore(), m.Condition(), m.Event(),
+                    m.Barrier(2)]
+            for o in objs:
+                c = pickle.loads(pickle.dumps(o))
+                self.assertIs(type(c), type(o))
+                self.assertEqual((c._segment.name, c._offset), (o._segment.name, o._offset))
+            q, v, a, d, l, ns = (pickle.loads(pickle.dumps(o)) for o in objs[0:1] + objs[2:7])
+            q.put("through the copy")
+            self.assertEqual(objs[0].get(), "through the copy")
+            self.assertEqual((v.value, a[:], d["a"], l[0], ns.x), (1.5, [1, 2], 1, 1, 1))
+
+    def test_object_from_another_segment_is_pickled_into_a_container(self):
+        with mpsync.Manager(size=1 << 20) as m1, mpsync.Manager(size=1 << 20) as m2:
+            d, other = m1.dict(), m2.list([1])
+            d["x"] = other                  # not a reference: another segment
+            other.append(2)
+            self.assertEqual(list(d["x"]), [1, 2])   # a pickle of the same list
+
+
 def spawned_worker(q, d, lst, ns, v):
     item = q.get(timeout=30)
     d["seen"] = item
@@ -216,8 +240,13 @@ def spawned_worker(q, d, lst, ns, v):
 
 
 class BetweenProcesses(unittest.TestCase):
-    def test_spawn_children(self):
-        ctx = mp.get_context("spawn")
+    def test_children(self):
+        for method in ("fork", "spawn", "forkserver"):
+            with self.subTest(method=method):
+                self.children(method)
+
+    def children(self, method):
+        ctx = mp.get_context(method)
         with mpsync.Manager(size=1 << 20) as m:
             q, d, lst, ns, v = m.Queue(), m.dict(), m.list(), m.Namespace(), m.Value("i", 0)
             ps = [ctx.Process(target=spawned_worker, args=(q, d, lst, ns, v))

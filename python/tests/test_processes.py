@@ -137,11 +137,20 @@ BLOCKED = textwrap.dedent("""
     kind = sys.argv[1]
     if kind == "ignore":
         signal.signal(signal.SIGINT, lambda *a: None)
-    obj = {"lock": mpsync.Lock, "rlock": mpsync.Lock, "ignore": mpsync.Lock,
-           "sem": lambda: mpsync.Semaphore(0), "event": mpsync.Event}[kind]()
-    if kind in ("lock", "ignore", "rlock"):
+    obj = {"lock": mpsync.Lock, "rlock": mpsync.RLock, "ignore": mpsync.Lock,
+           "sem": lambda: mpsync.Semaphore(0), "event": mpsync.Event,
+           "cond": mpsync.Condition, "queue": mpsync.Queue,
+           "barrier": lambda: mpsync.Barrier(2)}[kind]()
+    if kind in ("lock", "ignore", "cond"):
         obj.acquire()
-    block = obj.wait if kind == "event" else obj.acquire
+    if kind == "rlock":                  # held by another (living) thread
+        import threading
+        held, never = threading.Event(), threading.Event()
+        threading.Thread(target=lambda: (obj.acquire(), held.set(), never.wait()),
+                         daemon=True).start()
+        held.wait()
+    block = getattr(obj, {"event": "wait", "cond": "wait", "queue": "get",
+                          "barrier": "wait"}.get(kind, "acquire"))
     timeout = 1.5 if kind == "ignore" else 60
     print("blocking", flush=True)
     t0 = time.monotonic()
@@ -153,18 +162,42 @@ BLOCKED = textwrap.dedent("""
 """)
 
 
+def wait_in_futex(pid, limit=30):
+    """Until the process's main thread sleeps in a futex wait (its kernel
+    wait channel), so that the signal interrupts the wait itself."""
+    start = time.monotonic()
+    sleeping_since = None
+    while time.monotonic() < start + limit:
+        with open("/proc/%d/wchan" % pid) as f:
+            wchan = f.read()
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        if "futex" in wchan:
+            return
+        # A kernel that hides wait channels shows "0": then a second of
+        # continuous sleep stands for it.
+        if wchan == "0" and state == "S":
+            sleeping_since = sleeping_since or time.monotonic()
+            if time.monotonic() - sleeping_since > 1.0:
+                return
+        else:
+            sleeping_since = None
+        time.sleep(0.005)
+    raise AssertionError("pid %d never slept in a futex wait" % pid)
+
+
 class CtrlC(unittest.TestCase):
     def run_child(self, kind):
         p = subprocess.Popen([PYTHON, "-c", BLOCKED, kind], stdout=subprocess.PIPE, text=True,
                              env=ENV)
         self.assertEqual(p.stdout.readline().strip(), "blocking")
-        time.sleep(0.3)                     # let it enter the futex wait
+        wait_in_futex(p.pid)
         os.kill(p.pid, signal.SIGINT)       # from this process, not the child itself
         out, _ = p.communicate(timeout=60)
         return out.split()
 
     def test_interrupts_blocked_acquire(self):
-        for kind in ("lock", "sem", "event"):
+        for kind in ("lock", "rlock", "sem", "event", "cond", "queue", "barrier"):
             with self.subTest(kind=kind):
                 out = self.run_child(kind)
                 self.assertEqual(out[0], "interrupted")
