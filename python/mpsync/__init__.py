@@ -207,8 +207,9 @@ class Manager:
         return BoundedSemaphore(value, segment=self._segment, name=name)
 
     def Condition(self, lock=None, *, name=None):
+        """A named Condition has its own RLock, named "<name>.lock"."""
         if lock is None:
-            lock = RLock(segment=self._segment)
+            return Condition(segment=self._segment, name=name)
         return Condition(lock, name=name)
 
     def Event(self, *, name=None):

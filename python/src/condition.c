@@ -29,8 +29,18 @@ static PyObject *cond_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 	                                 &name, &mode_o) ||
 	    mpy_parse_mode(mode_o, &mode) < 0)
 		return NULL;
+	if (name && lock != Py_None) {
+		PyErr_SetString(PyExc_ValueError, "a named Condition makes its own RLock, named "
+		                "'<name>.lock' so that it is found with the Condition: pass no lock");
+		return NULL;
+	}
 	if (lock == Py_None) {
-		PyObject *kwargs = Py_BuildValue("{s:O}", "segment", segment ? segment : Py_None);
+		/* A named Condition's lock is named after it (see segment.find). */
+		PyObject *kwargs = name
+			? Py_BuildValue("{s:O,s:N,s:O}", "segment", segment ? segment : Py_None,
+			                "name", PyUnicode_FromFormat("%s.lock", name),
+			                "mode", mode_o ? mode_o : Py_None)
+			: Py_BuildValue("{s:O}", "segment", segment ? segment : Py_None);
 		if (!kwargs)
 			return NULL;
 		PyObject *empty = PyTuple_New(0);

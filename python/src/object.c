@@ -40,6 +40,8 @@ PyObject *mpy_wrap(PyTypeObject *tp, SegmentObject *seg, void *obj, int retain)
 {
 	if (!tp) {
 		PyErr_SetString(PyExc_TypeError, "not an mpsync object");
+		if (!retain)
+			mps_object_release(obj);
 		return NULL;
 	}
 	MpsObject *self = (MpsObject *)tp->tp_alloc(tp, 0);

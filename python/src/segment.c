@@ -149,7 +149,24 @@ static PyObject *segment_find(SegmentObject *self, PyObject *arg)
 	}
 	if (r)
 		return mpy_error(r);
-	return mpy_wrap(mpy_type_of_kind(kind), self, obj, 1);
+	PyObject *w = mpy_wrap(mpy_type_of_kind(kind), self, obj, 1);
+	if (w && kind == MPS_KIND_CONDITION) {
+		/* Its lock, named after it by the Condition constructor. */
+		PyObject *lock_name = PyUnicode_FromFormat("%U.lock", arg);
+		PyObject *lock = lock_name ? segment_find(self, lock_name) : NULL;
+		Py_XDECREF(lock_name);
+		if (lock && !PyObject_TypeCheck(lock, &Mpy_LockType) &&
+		    !PyObject_TypeCheck(lock, &Mpy_RLockType))
+			Py_CLEAR(lock);
+		if (!lock) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError, "Condition %U has no lock named %U.lock in "
+			             "this segment", arg, arg);
+			Py_CLEAR(w);
+		} else
+			((MpsObject *)w)->extra = lock;
+	}
+	return w;
 }
 
 static PyObject *segment_remove(SegmentObject *self, PyObject *arg)

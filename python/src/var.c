@@ -105,6 +105,13 @@ PyObject *mpy_from_var(const mps_var_t *v, SegmentObject *seg)
 		}
 		return PyBytes_FromStringAndSize(v->data, (Py_ssize_t)v->len);
 	case MPS_REF:   /* the read gave us a reference: the wrapper takes it over */
+		if (mps_object_kind(v->ref) == MPS_KIND_CONDITION) {
+			/* Python stores Conditions pickled (with their lock); a bare
+			 * reference, stored by a C program, has no lock to wait with. */
+			mps_object_release(v->ref);
+			PyErr_SetString(PyExc_TypeError, "a Condition stored by reference has no lock");
+			return NULL;
+		}
 		return mpy_wrap(mpy_type_of_kind(mps_object_kind(v->ref)), seg, v->ref, 0);
 	}
 	return mpy_error(EINVAL);

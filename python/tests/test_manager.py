@@ -181,6 +181,16 @@ class Proxies(unittest.TestCase):
         del self.m["jobs"]
         self.assertNotIn("jobs", self.m)
 
+    def test_named_condition_is_found_with_its_lock(self):
+        c = self.m.Condition(name="ready")
+        self.assertIn(("ready.lock", "RLock"), self.m.names())
+        found = self.m["ready"]
+        self.assertEqual(found._lock._offset, c._lock._offset)
+        with found:
+            self.assertTrue(c._is_owned())
+            self.assertFalse(found.wait(0.01))
+        self.assertRaises(ValueError, self.m.Condition, self.m.Lock(), name="other")
+
 
 class Lifetime(unittest.TestCase):
     def test_with_removes_the_segment(self):
