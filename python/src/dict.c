@@ -13,7 +13,7 @@ static int dict_create(mps_segment_t *seg, const char *name, enum mps_open_mode 
 
 static int dict_set_o(PyObject *self, PyObject *key, PyObject *value)
 {
-	mps_var_t k, v;
+	mps_var_t k = mps_none(), v = mps_none();
 	PyObject *kk, *kv;
 	if (mpy_to_var(key, mpy_seg_of(self), 1, &k, &kk) < 0)
 		return -1;
@@ -66,7 +66,7 @@ static Py_ssize_t dict_length(PyObject *self)
 /* get/pop: the value under key; ENOENT is returned as such (no exception). */
 static PyObject *dict_read(PyObject *self, PyObject *key, int pop, int *missing)
 {
-	mps_var_t k, v;
+	mps_var_t k = mps_none(), v = mps_none();
 	PyObject *kk, *r = NULL;
 	struct mpy_outs o;
 	*missing = 0;
@@ -139,7 +139,7 @@ static PyObject *dict_pop(PyObject *self, PyObject *args)
 static PyObject *dict_setdefault(PyObject *self, PyObject *args)
 {
 	PyObject *key, *dflt = Py_None, *kk, *kd, *r = NULL;
-	mps_var_t k, d, v;
+	mps_var_t k = mps_none(), d = mps_none(), v = mps_none();
 	struct mpy_outs o;
 	if (!PyArg_ParseTuple(args, "O|O:setdefault", &key, &dflt))
 		return NULL;
@@ -166,7 +166,7 @@ static PyObject *dict_setdefault(PyObject *self, PyObject *args)
 static PyObject *dict_popitem(PyObject *self, PyObject *unused)
 {
 	(void)unused;
-	mps_var_t k, v;
+	mps_var_t k = mps_none(), v = mps_none();
 	struct mpy_outs o;
 	PyObject *r = NULL;
 	mpy_outs_init(&o);
@@ -192,7 +192,7 @@ static PyObject *dict_snapshot(PyObject *self, int what)
 {
 	for (int tries = 0; tries < 100; tries++) {
 		mps_dict_iter_t it;
-		mps_var_t k, v;
+		mps_var_t k = mps_none(), v = mps_none();
 		struct mpy_outs o;
 		int e;
 		PyObject *list = PyList_New(0);

@@ -44,7 +44,7 @@ static Py_ssize_t list_length(PyObject *self)
 
 static PyObject *list_read(PyObject *self, Py_ssize_t i, int pop)
 {
-	mps_var_t v;
+	mps_var_t v = mps_none();
 	struct mpy_outs o;
 	PyObject *r = NULL;
 	mpy_outs_init(&o);
@@ -116,7 +116,7 @@ static int list_ass_subscript(PyObject *self, PyObject *key, PyObject *value)
 	if (!value)
 		e = mps_list_del(MPY_OBJ(self), i);
 	else {
-		mps_var_t v;
+		mps_var_t v = mps_none();
 		PyObject *keep;
 		if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 			return -1;
@@ -134,7 +134,7 @@ typedef int (*var_op)(mps_list_t *, const mps_var_t *);
 
 static PyObject *list_var_op(PyObject *self, PyObject *value, var_op op, int result_none)
 {
-	mps_var_t v;
+	mps_var_t v = mps_none();
 	PyObject *keep;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;
@@ -152,7 +152,7 @@ static PyObject *list_append(PyObject *self, PyObject *value)
 
 static PyObject *list_remove(PyObject *self, PyObject *value)
 {
-	mps_var_t v;
+	mps_var_t v = mps_none();
 	PyObject *keep;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;
@@ -167,7 +167,7 @@ static PyObject *list_remove(PyObject *self, PyObject *value)
 
 static int list_contains(PyObject *self, PyObject *value)
 {
-	mps_var_t v;
+	mps_var_t v = mps_none();
 	PyObject *keep;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return -1;
@@ -178,7 +178,7 @@ static int list_contains(PyObject *self, PyObject *value)
 
 static PyObject *list_index(PyObject *self, PyObject *value)
 {
-	mps_var_t v;
+	mps_var_t v = mps_none();
 	PyObject *keep;
 	size_t i;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
@@ -192,7 +192,7 @@ static PyObject *list_index(PyObject *self, PyObject *value)
 
 static PyObject *list_count(PyObject *self, PyObject *value)
 {
-	mps_var_t v;
+	mps_var_t v = mps_none();
 	PyObject *keep;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;
@@ -205,7 +205,7 @@ static PyObject *list_insert(PyObject *self, PyObject *args)
 {
 	Py_ssize_t i;
 	PyObject *value, *keep;
-	mps_var_t v;
+	mps_var_t v = mps_none();
 	if (!PyArg_ParseTuple(args, "nO:insert", &i, &value) ||
 	    mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;

@@ -47,7 +47,7 @@ static PyObject *ns_getattro(PyObject *self, PyObject *attr)
 	const char *name = PyUnicode_AsUTF8(attr);
 	if (!name)
 		return NULL;
-	mps_var_t v;
+	mps_var_t v = mps_none();
 	struct mpy_outs o;
 	PyObject *r = NULL;
 	mpy_outs_init(&o);
@@ -82,7 +82,7 @@ static int ns_setattro(PyObject *self, PyObject *attr, PyObject *value)
 			return -1;
 		}
 	} else {
-		mps_var_t v;
+		mps_var_t v = mps_none();
 		PyObject *keep;
 		if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 			return -1;

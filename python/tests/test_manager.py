@@ -86,6 +86,20 @@ class Proxies(unittest.TestCase):
         self.assertEqual(len(d), 0)
         self.assertRaises(KeyError, d.popitem)
 
+    def test_values_larger_than_the_first_read_buffer(self):
+        d, l, ns = self.m.dict(), self.m.list(), self.m.Namespace()
+        big_key, big_value = "k" * 1000, "v" * 5000
+        d[big_key] = big_value
+        d["b"] = b"x" * 3000
+        self.assertEqual(d.items(), [(big_key, big_value), ("b", b"x" * 3000)])
+        self.assertEqual(d.popitem(), ("b", b"x" * 3000))
+        self.assertEqual(d.pop(big_key), big_value)
+        l.append("y" * 9000)
+        self.assertEqual(l[0], "y" * 9000)
+        self.assertEqual(l.pop(), "y" * 9000)
+        ns.a = ("z" * 7000,)                 # pickled, and large
+        self.assertEqual(ns.a, ("z" * 7000,))
+
     def test_list(self):
         l = self.m.list([1, 2])
         l.append("x")
