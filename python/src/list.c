@@ -130,24 +130,15 @@ static int list_ass_subscript(PyObject *self, PyObject *key, PyObject *value)
 	return e ? (mpy_fail(e, NULL), -1) : 0;
 }
 
-typedef int (*var_op)(mps_list_t *, const mps_var_t *);
-
-static PyObject *list_var_op(PyObject *self, PyObject *value, var_op op, int result_none)
+static PyObject *list_append(PyObject *self, PyObject *value)
 {
 	mps_var_t v = mps_none();
 	PyObject *keep;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;
-	int e = op(MPY_OBJ(self), &v);
+	int e = mps_list_append(MPY_OBJ(self), &v);
 	Py_XDECREF(keep);
-	if (e)
-		return mpy_fail(e, NULL);
-	return result_none ? Py_NewRef(Py_None) : NULL;
-}
-
-static PyObject *list_append(PyObject *self, PyObject *value)
-{
-	return list_var_op(self, value, mps_list_append, 1);
+	return e ? mpy_fail(e, NULL) : Py_NewRef(Py_None);
 }
 
 static PyObject *list_remove(PyObject *self, PyObject *value)
