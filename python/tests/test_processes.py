@@ -224,6 +224,9 @@ RESIDUE = textwrap.dedent("""
         p.start()
         assert sem.acquire(timeout=30)
         print(os.getpid(), flush=True)
+        if how == "grow":                # past the first automatic segment
+            queues = [mpsync.Queue() for _ in range(6)]
+            assert len({q._segment.name for q in queues}) == 2
         if how == "crash":
             os._exit(3)
         p.join()
@@ -249,6 +252,11 @@ class Residue(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 pid = r.stdout.strip()
                 self.assertEqual(shm_names("%s%s-" % (mpsync.AUTO_PREFIX, pid)), [])
+
+    def test_grown_automatic_segments_are_removed_too(self):
+        r = self.run_script("fork", "grow")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(shm_names("%s%s-" % (mpsync.AUTO_PREFIX, r.stdout.strip())), [])
 
     def test_crash_leaves_segment_that_the_tool_removes(self):
         r = self.run_script("fork", "crash")
