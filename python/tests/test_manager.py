@@ -207,6 +207,26 @@ class Proxies(unittest.TestCase):
 
 
 class Lifetime(unittest.TestCase):
+    def test_dropped_objects_free_their_space(self):
+        # Every wrapper holds one reference: when the last Python object
+        # (and the last container slot) goes, the object's space is reused.
+        import gc
+        with mpsync.Manager(size=1 << 22) as m:
+            before = m.segment.free_bytes
+            for _ in range(50):
+                d, l, inner = m.dict(a=1), m.list([1, "x"]), m.list()
+                d["l"] = l
+                l.append(inner)
+                ns = m.Namespace(x=l)
+                q = m.Queue()
+                q.put(1)
+                objs = [m.Value("i", 1), m.Array("d", 3), m.Condition(), m.Barrier(2),
+                        m.Value("i", 0, lock=m.Lock()), d["l"][2]]
+                objs.append(pickle.loads(pickle.dumps(objs[2])))
+                del d, l, inner, ns, q, objs
+            gc.collect()
+            self.assertEqual(m.segment.free_bytes, before)
+
     def test_with_removes_the_segment(self):
         with mpsync.Manager(size=1 << 20) as m:
             name = m.name
