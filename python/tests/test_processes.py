@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import unittest
@@ -235,15 +236,12 @@ RESIDUE = textwrap.dedent("""
 
 class Residue(unittest.TestCase):
     def run_script(self, method, how):
-        path = os.path.join(os.path.dirname(__file__), "_residue_child.py")
-        with open(path, "w") as f:
-            f.write(RESIDUE)
-        try:
-            r = subprocess.run([PYTHON, path, method, how], capture_output=True, text=True,
-                               timeout=120, env=ENV)
-        finally:
-            os.unlink(path)
-        return r
+        with tempfile.TemporaryDirectory() as d:   # spawn needs a real file for __main__
+            path = os.path.join(d, "residue_child.py")
+            with open(path, "w") as f:
+                f.write(RESIDUE)
+            return subprocess.run([PYTHON, path, method, how], capture_output=True,
+                                  text=True, timeout=120, env=ENV)
 
     def test_normal_exit_leaves_nothing(self):
         for method in METHODS:
