@@ -35,5 +35,5 @@ setup(
         extra_compile_args=["-std=c11", "-Wall", "-Wextra"],
         libraries=["m"],
     )],
-    python_requires=">=3.9",
+    python_requires=">=3.10",
 )

@@ -1,6 +1,7 @@
 /* The _mpsync module: types, exceptions, and the hook through which the
  * Python layer supplies the automatic segment of unnamed objects. */
 #include <errno.h>
+#include <limits.h>
 
 #include "_mpsync.h"
 
@@ -37,10 +38,12 @@ static PyObject *unlink_segment(PyObject *m, PyObject *arg)
 static PyObject *strerror_(PyObject *m, PyObject *arg)
 {
 	(void)m;
-	int code = _PyLong_AsInt(arg);
+	long code = PyLong_AsLong(arg);
 	if (code == -1 && PyErr_Occurred())
 		return NULL;
-	return PyUnicode_FromString(mps_strerror(code));
+	if (code < INT_MIN || code > INT_MAX)
+		return PyErr_Format(PyExc_OverflowError, "%ld is not a result code", code);
+	return PyUnicode_FromString(mps_strerror((int)code));
 }
 
 static PyMethodDef module_methods[] = {
