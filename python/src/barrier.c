@@ -47,9 +47,36 @@ static PyObject *barrier_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 
 struct wait_call {
 	PyObject *action;
-	PyObject *exc_type, *exc, *tb;   /* what the action raised */
+	PyObject *exc;                   /* what the action raised */
 	unsigned index;
 };
+
+/* The raised exception as one object (PyErr_Fetch is deprecated in 3.12). */
+static PyObject *take_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	return PyErr_GetRaisedException();
+#else
+	PyObject *type, *value, *tb;
+	PyErr_Fetch(&type, &value, &tb);
+	PyErr_NormalizeException(&type, &value, &tb);
+	if (tb)
+		PyException_SetTraceback(value, tb);
+	Py_XDECREF(type);
+	Py_XDECREF(tb);
+	return value;
+#endif
+}
+
+static void give_exception(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	PyErr_SetRaisedException(exc);
+#else
+	PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc,
+	              PyException_GetTraceback(exc));
+#endif
+}
 
 static int run_action(void *arg)
 {
@@ -58,7 +85,7 @@ static int run_action(void *arg)
 	PyObject *r = PyObject_CallNoArgs(w->action);
 	int failed = r == NULL;
 	if (failed)
-		PyErr_Fetch(&w->exc_type, &w->exc, &w->tb);
+		w->exc = take_exception();
 	Py_XDECREF(r);
 	PyGILState_Release(g);
 	return failed;
@@ -82,10 +109,10 @@ static PyObject *barrier_wait(MpsObject *self, PyObject *const *args, Py_ssize_t
 		timeout = mps_barrier_timeout(self->obj);
 	else if (mpy_timeout_only(to, &timeout) < 0)
 		return NULL;
-	struct wait_call w = { self->extra, NULL, NULL, NULL, 0 };
+	struct wait_call w = { self->extra, NULL, 0 };
 	int r = mpy_block(barrier_block, self->obj, timeout, &w);
-	if (w.exc_type) {
-		PyErr_Restore(w.exc_type, w.exc, w.tb);   /* the action's own exception */
+	if (w.exc) {
+		give_exception(w.exc);   /* the action's own exception */
 		return NULL;
 	}
 	if (r == 0)
