@@ -110,7 +110,7 @@ static void parse_line(const char *line, struct py_row *out, int max, int *count
 	if (!str_of(line, "error", r->error, sizeof r->error) && r->reps == 0)
 		snprintf(r->error, sizeof r->error, "no repetitions in manager.py's output");
 	(*count)++;
-	progress("manager: python3 %s/%s done", r->row, r->impl);
+	progress("python3 (manager.py) %s/%s done", r->row, r->impl);
 }
 
 /* ---- the child ---- */
