@@ -46,6 +46,9 @@ extern PyObject *Mpy_Dumps, *Mpy_Loads, *Mpy_Protocol;   /* pickle */
 
 /* Errors: sets the Python exception for a library code; returns NULL. */
 PyObject *mpy_error(int code);
+/* The raised exception as one object, and back (3.12's API, or Fetch). */
+PyObject *mpy_take_exception(void);
+void mpy_give_exception(PyObject *exc);
 /* EOWNERDEAD: warns OwnerDiedWarning; -1 if the warning was made an error. */
 int mpy_owner_died(void);
 

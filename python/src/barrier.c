@@ -51,33 +51,6 @@ struct wait_call {
 	unsigned index;
 };
 
-/* The raised exception as one object (PyErr_Fetch is deprecated in 3.12). */
-static PyObject *take_exception(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-	return PyErr_GetRaisedException();
-#else
-	PyObject *type, *value, *tb;
-	PyErr_Fetch(&type, &value, &tb);
-	PyErr_NormalizeException(&type, &value, &tb);
-	if (tb)
-		PyException_SetTraceback(value, tb);
-	Py_XDECREF(type);
-	Py_XDECREF(tb);
-	return value;
-#endif
-}
-
-static void give_exception(PyObject *exc)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-	PyErr_SetRaisedException(exc);
-#else
-	PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc,
-	              PyException_GetTraceback(exc));
-#endif
-}
-
 static int run_action(void *arg)
 {
 	struct wait_call *w = arg;
@@ -85,7 +58,7 @@ static int run_action(void *arg)
 	PyObject *r = PyObject_CallNoArgs(w->action);
 	int failed = r == NULL;
 	if (failed)
-		w->exc = take_exception();
+		w->exc = mpy_take_exception();
 	Py_XDECREF(r);
 	PyGILState_Release(g);
 	return failed;
@@ -112,7 +85,7 @@ static PyObject *barrier_wait(MpsObject *self, PyObject *const *args, Py_ssize_t
 	struct wait_call w = { self->extra, NULL, 0 };
 	int r = mpy_block(barrier_block, self->obj, timeout, &w);
 	if (w.exc) {
-		give_exception(w.exc);   /* the action's own exception */
+		mpy_give_exception(w.exc);   /* the action's own exception */
 		return NULL;
 	}
 	if (r == 0)

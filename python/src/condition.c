@@ -19,6 +19,54 @@ static int cond_create(mps_segment_t *seg, const char *name, enum mps_open_mode 
 	return mps_segment_condition(seg, name, mode, (mps_cond_t **)out);
 }
 
+/* The Condition in lock's segment; steals lock. */
+static PyObject *cond_in_lock_segment(PyTypeObject *tp, PyObject *lock, const char *name,
+                                      int mode)
+{
+	PyObject *self = mpy_create(tp, (PyObject *)((MpsObject *)lock)->segment, name, mode,
+	                            cond_create, NULL);
+	if (!self) {
+		Py_DECREF(lock);
+		return NULL;
+	}
+	((MpsObject *)self)->extra = lock;
+	return self;
+}
+
+/* A new RLock for the Condition, named "<name>.lock" for a named one (so
+ * that segment.find joins them). */
+static PyObject *own_rlock(PyObject *segment, const char *name, PyObject *mode_o)
+{
+	PyObject *kwargs = name
+		? Py_BuildValue("{s:O,s:N,s:O}", "segment", segment ? segment : Py_None,
+		                "name", PyUnicode_FromFormat("%s.lock", name),
+		                "mode", mode_o ? mode_o : Py_None)
+		: Py_BuildValue("{s:O}", "segment", segment ? segment : Py_None);
+	PyObject *empty = PyTuple_New(0);
+	PyObject *lock = kwargs && empty ? PyObject_Call((PyObject *)&Mpy_RLockType, empty, kwargs)
+	                                 : NULL;
+	Py_XDECREF(empty);
+	Py_XDECREF(kwargs);
+	return lock;
+}
+
+/* The pending exception is OSError(ENOSPC): cleared, and true. */
+static int out_of_space(void)
+{
+	if (!PyErr_ExceptionMatches(PyExc_OSError))
+		return 0;
+	PyObject *exc = mpy_take_exception();
+	PyObject *no = exc ? PyObject_GetAttrString(exc, "errno") : NULL;
+	int full = no && PyLong_Check(no) && PyLong_AsLong(no) == ENOSPC;
+	Py_XDECREF(no);
+	PyErr_Clear();
+	if (full)
+		Py_XDECREF(exc);
+	else
+		mpy_give_exception(exc);
+	return full;
+}
+
 static PyObject *cond_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"lock", MPY_PLACEMENT_KW, NULL};
@@ -34,38 +82,27 @@ static PyObject *cond_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 		                "'<name>.lock' so that it is found with the Condition: pass no lock");
 		return NULL;
 	}
-	if (lock == Py_None) {
-		/* A named Condition's lock is named after it (see segment.find). */
-		PyObject *kwargs = name
-			? Py_BuildValue("{s:O,s:N,s:O}", "segment", segment ? segment : Py_None,
-			                "name", PyUnicode_FromFormat("%s.lock", name),
-			                "mode", mode_o ? mode_o : Py_None)
-			: Py_BuildValue("{s:O}", "segment", segment ? segment : Py_None);
-		if (!kwargs)
-			return NULL;
-		PyObject *empty = PyTuple_New(0);
-		lock = empty ? PyObject_Call((PyObject *)&Mpy_RLockType, empty, kwargs) : NULL;
-		Py_XDECREF(empty);
-		Py_DECREF(kwargs);
-		if (!lock)
-			return NULL;
-	} else if (PyObject_TypeCheck(lock, &Mpy_LockType) ||
-	           PyObject_TypeCheck(lock, &Mpy_RLockType)) {
-		Py_INCREF(lock);
-	} else {
-		PyErr_Format(PyExc_TypeError, "Condition needs an mpsync Lock or RLock, not %.100s "
-		             "(a lock private to this process cannot be shared)",
-		             Py_TYPE(lock)->tp_name);
-		return NULL;
+	if (lock != Py_None) {
+		if (!PyObject_TypeCheck(lock, &Mpy_LockType) &&
+		    !PyObject_TypeCheck(lock, &Mpy_RLockType))
+			return PyErr_Format(PyExc_TypeError, "Condition needs an mpsync Lock or RLock, "
+			                    "not %.100s (a lock private to this process cannot be "
+			                    "shared)", Py_TYPE(lock)->tp_name);
+		return cond_in_lock_segment(tp, Py_NewRef(lock), name, mode);
 	}
-	PyObject *self = mpy_create(tp, (PyObject *)((MpsObject *)lock)->segment, name, mode,
-	                            cond_create, NULL);
-	if (!self) {
-		Py_DECREF(lock);
+	if (!(lock = own_rlock(segment, name, mode_o)))
 		return NULL;
-	}
-	((MpsObject *)self)->extra = lock;
-	return self;
+	PyObject *self = cond_in_lock_segment(tp, lock, name, mode);
+	if (self || segment || name || !out_of_space())
+		return self;
+	/* The automatic segment had room for the lock, not for the condition:
+	 * both go to a new one. */
+	SegmentObject *grown = mpy_target_segment(NULL, 1);
+	if (!grown)
+		return NULL;
+	lock = own_rlock((PyObject *)grown, NULL, NULL);
+	Py_DECREF(grown);
+	return lock ? cond_in_lock_segment(tp, lock, NULL, mode) : NULL;
 }
 
 static MpsObject *lock_of(MpsObject *self)

@@ -180,3 +180,29 @@ PyObject *mpy_acquired(int r, int (*release)(void *), void *obj)
 	}
 }
 
+/* The raised exception as one object (PyErr_Fetch is deprecated in 3.12). */
+PyObject *mpy_take_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	return PyErr_GetRaisedException();
+#else
+	PyObject *type, *value, *tb;
+	PyErr_Fetch(&type, &value, &tb);
+	PyErr_NormalizeException(&type, &value, &tb);
+	if (tb)
+		PyException_SetTraceback(value, tb);
+	Py_XDECREF(type);
+	Py_XDECREF(tb);
+	return value;
+#endif
+}
+
+void mpy_give_exception(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	PyErr_SetRaisedException(exc);
+#else
+	PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc,
+	              PyException_GetTraceback(exc));
+#endif
+}
