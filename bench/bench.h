@@ -220,6 +220,7 @@ void run_notify(const struct opts *o);
 bool urcu_available(void);
 void run_urcu(const struct opts *o);
 void run_manager(const struct opts *o);
+void run_python_family(const struct opts *o);   /* python/: the mpsync package */
 /* Entry points of the re-run under strace: the same code, with markers. */
 void uncontended_strace_child(void);
 void notify_strace_child(int waiters, int episodes);

@@ -208,16 +208,34 @@ static void run_loop(const struct opts *o, const struct loop_case *c)
 
 struct py_expect {
 	const char *row, *impl, *scenario;
+	enum role role;
 };
 
 static const struct py_expect expected[] = {
-	{ "queue", "mp.Queue", "manager/queue" },
-	{ "queue", "SyncManager", "manager/queue" },
-	{ "dict", "SyncManager", "manager/dict" },
-	{ "value", "SyncManager", "manager/value" },
-	{ "value", "mp.Value", "manager/value" },
+	{ "queue", "mp.Queue", "manager/queue", ROLE_ALT },
+	{ "queue", "SyncManager", "manager/queue", ROLE_REF },
+	{ "dict", "SyncManager", "manager/dict", ROLE_REF },
+	{ "value", "SyncManager", "manager/value", ROLE_REF },
+	{ "value", "mp.Value", "manager/value", ROLE_ALT },
 };
 #define NEXPECTED ((int)(sizeof expected / sizeof expected[0]))
+
+/* The python family: the mpsync package from Python against
+ * multiprocessing and SyncManager, all three in one manager.py run. */
+static const struct py_expect expected_py[] = {
+	{ "pylock", "mpsync", "python/lock", ROLE_MPS },
+	{ "pylock", "multiprocessing", "python/lock", ROLE_ALT },
+	{ "pylock", "SyncManager", "python/lock", ROLE_REF },
+	{ "pyqueue", "mpsync", "python/queue", ROLE_MPS },
+	{ "pyqueue", "multiprocessing", "python/queue", ROLE_ALT },
+	{ "pyqueue", "SyncManager", "python/queue", ROLE_REF },
+	{ "pydict", "mpsync", "python/dict", ROLE_MPS },
+	{ "pydict", "SyncManager", "python/dict", ROLE_REF },
+	{ "pyvalue", "mpsync", "python/value", ROLE_MPS },
+	{ "pyvalue", "multiprocessing", "python/value", ROLE_ALT },
+	{ "pyvalue", "SyncManager", "python/value", ROLE_REF },
+};
+#define NEXPECTED_PY ((int)(sizeof expected_py / sizeof expected_py[0]))
 
 static const struct py_row *py_find(const struct py_row *got, int n, const struct py_expect *e)
 {
@@ -231,8 +249,9 @@ static void py_record(const struct py_expect *e, const struct py_row *p, const c
 {
 	struct result res;
 	bool queue = !strcmp(e->row, "queue");
+	queue = queue || !strcmp(e->row, "pyqueue");
 	result_init(&res, e->scenario, queue ? MODE_PROCS : MODE_NONE, queue ? 2 : 1, e->impl,
-	            strcmp(e->impl, "SyncManager") ? ROLE_ALT : ROLE_REF, UNIT_NS, LOWER_BETTER);
+	            e->role, UNIT_NS, LOWER_BETTER);
 	if (p && !p->error[0]) {
 		result_set_reps(&res, p->v, p->reps);
 		snprintf(res.note, sizeof res.note, "python3; %ld ops per rep", p->n);
@@ -266,6 +285,27 @@ static void run_python(const struct opts *o)
 	for (int i = 0; i < NEXPECTED; i++)
 		if (want(o, expected[i].scenario))
 			py_record(&expected[i], py_find(got, count, &expected[i]), why);
+}
+
+void run_python_family(const struct opts *o)
+{
+	static struct py_row got[NEXPECTED_PY + 4];
+	char rows[64] = "", why[160];
+	int count = 0;
+	for (int i = 0; i < NEXPECTED_PY; i++)
+		if (want(o, expected_py[i].scenario) && !strstr(rows, expected_py[i].row))
+			snprintf(rows + strlen(rows), sizeof rows - strlen(rows), "%s%s",
+			         rows[0] ? "," : "", expected_py[i].row);
+	if (!rows[0])
+		return;
+	progress("python: python3 manager.py --rows %s", rows);
+	if (python_run(o, rows, got, NEXPECTED_PY + 4, &count, why, sizeof why) != 0 || why[0]) {
+		progress_done();
+		fprintf(stderr, "mpsync-bench: %s\n", why);
+	}
+	for (int i = 0; i < NEXPECTED_PY; i++)
+		if (want(o, expected_py[i].scenario))
+			py_record(&expected_py[i], py_find(got, count, &expected_py[i]), why);
 }
 
 void run_manager(const struct opts *o)

@@ -8,6 +8,18 @@ one JSON object per line, nothing else on stdout.
   {"row": "queue", "impl": "SyncManager", "n": 4100, "reps": [123456.7, ...]}
   {"row": "dict", "impl": "SyncManager", "error": "..."}     (a row that failed)
 
+With --rows python (any of pylock, pyqueue, pydict, pyvalue), it measures
+the Python package mpsync against multiprocessing and SyncManager in this
+same process, one row per implementation:
+  pylock   l.acquire(); l.release(): mpsync.Lock, multiprocessing.Lock,
+           SyncManager().Lock() (two round trips)
+  pyqueue  as queue: mpsync.Queue, multiprocessing.Queue, SyncManager().Queue()
+  pydict   as dict: mpsync.Manager().dict(), SyncManager().dict()
+  pyvalue  with v.get_lock(): v.value += 1 for mpsync.Value and
+           multiprocessing.Value; SyncManager().Value('i'): v.value += 1
+mpsync is imported from the build tree (<build>/python, beside this
+script's directory) when it is not installed.
+
 reps holds one value per repetition: nanoseconds per operation, where an
 operation is the same as in the C rows:
   queue  one put + one get of a 64-byte item, producer and consumer in two
@@ -23,10 +35,13 @@ of microseconds). Every row has a warm-up first.
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
 import sys
 import time
 from multiprocessing.managers import SyncManager
+
+PY_ROWS = ("pylock", "pyqueue", "pydict", "pyvalue")
 
 ITEM = 64
 
@@ -130,6 +145,64 @@ def mp_value_step(v):
     return step
 
 
+def lock_step(lock):
+    def step(start, count):
+        for _ in range(count):
+            lock.acquire()
+            lock.release()
+    return step
+
+
+def import_mpsync():
+    """mpsync installed, or the build tree's (<build>/python)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in (None, os.path.join(here, "..", "python")):
+        if path:
+            sys.path.insert(0, os.path.normpath(path))
+        try:
+            import mpsync
+            return mpsync
+        except ImportError:
+            if path:
+                sys.path.pop(0)
+    return None
+
+
+def python_rows(ctx, manager, rows, args):
+    mpsync = import_mpsync()
+
+    def need():
+        if mpsync is None:
+            raise RuntimeError("the mpsync module is not built (-DMPSYNC_BUILD_PYTHON=ON)")
+        return mpsync
+
+    mgr = mpsync.Manager(size=8 << 20) if mpsync else None
+    try:
+        if "pylock" in rows:
+            run_row("pylock", "mpsync", lambda: loop_row(lock_step(need().Lock()), args))
+            run_row("pylock", "multiprocessing", lambda: loop_row(lock_step(ctx.Lock()), args))
+            run_row("pylock", "SyncManager", lambda: loop_row(lock_step(manager.Lock()), args))
+        if "pyqueue" in rows:
+            run_row("pyqueue", "mpsync", lambda: queue_row(ctx, need().Queue(), args))
+            run_row("pyqueue", "multiprocessing", lambda: queue_row(ctx, ctx.Queue(), args))
+            run_row("pyqueue", "SyncManager", lambda: queue_row(ctx, manager.Queue(), args))
+        if "pydict" in rows:
+            run_row("pydict", "mpsync",
+                    lambda: loop_row(dict_step(need() and mgr.dict(), args.keys), args))
+            run_row("pydict", "SyncManager",
+                    lambda: loop_row(dict_step(manager.dict(), args.keys), args))
+        if "pyvalue" in rows:
+            run_row("pyvalue", "mpsync",
+                    lambda: loop_row(mp_value_step(need().Value("i", 0)), args))
+            run_row("pyvalue", "multiprocessing",
+                    lambda: loop_row(mp_value_step(ctx.Value("i", 0)), args))
+            run_row("pyvalue", "SyncManager",
+                    lambda: loop_row(manager_value_step(manager.Value("i", 0)), args))
+    finally:
+        if mgr is not None:
+            mgr.shutdown()
+
+
 def run_row(row, impl, fn):
     try:
         n, reps = fn()
@@ -146,6 +219,8 @@ def main():
     ap.add_argument("--keys", type=int, default=1000)
     args = ap.parse_args()
     rows = args.rows.split(",")
+    if "python" in rows:
+        rows += PY_ROWS
     method = "fork" if "fork" in mp.get_all_start_methods() else mp.get_start_method()
     ctx = mp.get_context(method)
     emit({"python": platform.python_version(), "start_method": method,
@@ -164,6 +239,8 @@ def main():
                     lambda: loop_row(manager_value_step(manager.Value("i", 0)), args))
             run_row("value", "mp.Value",
                     lambda: loop_row(mp_value_step(ctx.Value("i", 0)), args))
+        if any(r in rows for r in PY_ROWS):
+            python_rows(ctx, manager, rows, args)
     finally:
         manager.shutdown()
 

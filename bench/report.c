@@ -316,6 +316,46 @@ static void table_manager(FILE *f)
 	}
 }
 
+/* The mpsync package from Python: each row against multiprocessing and
+ * SyncManager, measured in the same python3 process. */
+static void python_row(FILE *f, const struct result *r, const struct result *m)
+{
+	char a[32], b[32];
+	fprintf(f, "%-7s %-16s %10s %9s | %s\n", r->scenario + 7, r->impl,
+	        fmt_value(a, sizeof a, r), fmt_times(b, sizeof b, value_ratio(r, m)), r->note);
+}
+
+static void table_python(FILE *f)
+{
+	bool any = false;
+	for (int i = 0; i < results_count(); i++) {
+		const struct result *m = results_at(i);
+		if (m->role != ROLE_MPS || !starts(m->scenario, "python/"))
+			continue;
+		if (!any) {
+			const char *py = python_info();
+			fprintf(f, "\n== Python: the mpsync package against multiprocessing and "
+			           "SyncManager, from Python; ns per operation, LOWER is better; x mps = "
+			           "that row / mpsync ==\n");
+			fprintf(f, "   lock: acquire() + release(); queue: a put + a get of a %d-byte "
+			           "item, producer and consumer processes; dict: d[k] = i then d[k], "
+			           "%d int keys;\n   value: with v.get_lock(): v.value += 1 "
+			           "(SyncManager's Value: v.value += 1, it has no lock)\n",
+			        MGR_ITEM, MGR_KEYS);
+			fprintf(f, "   %s; all rows of a scenario in one python3 run\n",
+			        py[0] ? py : "Python rows not run (see their notes)");
+			fprintf(f, "%-7s %-16s %10s %9s | %s\n", "row", "impl", "ns/op", "x mps", "note");
+			any = true;
+		}
+		python_row(f, m, m);
+		for (int j = 0; j < results_count(); j++) {
+			const struct result *r = results_at(j);
+			if (r != m && !strcmp(r->scenario, m->scenario))
+				python_row(f, r, m);
+		}
+	}
+}
+
 /* ---- the targets ---- */
 
 static void target(FILE *f, enum status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -517,6 +557,48 @@ static void target_manager(FILE *f)
 	       "%s", list);
 }
 
+static const struct result *python_impl(const char *scenario, const char *impl)
+{
+	for (int i = 0; i < results_count(); i++) {
+		const struct result *r = results_at(i);
+		if (!strcmp(r->scenario, scenario) && !strcmp(r->impl, impl))
+			return r;
+	}
+	return NULL;
+}
+
+/* want: "faster" (counterpart / mpsync >= bound) or "ratio" (mpsync /
+ * counterpart <= bound). */
+static void target_python_one(FILE *f, const char *scenario, const char *impl, bool ratio,
+                              double bound, const char *text)
+{
+	const struct result *m = python_impl(scenario, "mpsync"), *x = python_impl(scenario, impl);
+	char b[32], c[32];
+	if (!m || !x || isnan(m->value) || isnan(x->value)) {
+		if (m || x)
+			target(f, NOT_MEASURED, "%s: not measured", text);
+		return;
+	}
+	double v = ratio ? value_ratio(m, x) : value_ratio(x, m);
+	bool met = ratio ? v <= bound : v >= bound;
+	target(f, met ? MET : MISSED, "%s: %.2fx (%s vs %s)", text, v, fmt_ns(b, sizeof b, m->value),
+	       fmt_ns(c, sizeof c, x->value));
+}
+
+static void target_python(FILE *f)
+{
+	target_python_one(f, "python/lock", "multiprocessing", true, 1.0,
+	                  "python: Lock acquire+release <= 1.0x multiprocessing.Lock (mpsync / mp)");
+	target_python_one(f, "python/queue", "multiprocessing", false, 2.0,
+	                  "python: Queue put+get >= 2x faster than multiprocessing.Queue");
+	target_python_one(f, "python/queue", "SyncManager", false, 50.0,
+	                  "python: Queue put+get >= 50x faster than a SyncManager Queue");
+	target_python_one(f, "python/dict", "SyncManager", false, 50.0,
+	                  "python: dict set+get >= 50x faster than SyncManager");
+	target_python_one(f, "python/value", "SyncManager", false, 50.0,
+	                  "python: Value += 1 >= 50x faster than SyncManager");
+}
+
 static void targets(FILE *f, const struct opts *o)
 {
 	fprintf(f, "\n== Targets (shown, not asserted; ratios are mpsync / counterpart unless said) ==\n");
@@ -529,6 +611,7 @@ static void targets(FILE *f, const struct opts *o)
 	target_barrier(f);
 	target_notify(f);
 	target_manager(f);
+	target_python(f);
 }
 
 void report_print(FILE *f, const struct opts *o)
@@ -540,5 +623,6 @@ void report_print(FILE *f, const struct opts *o)
 	table_notify(f);
 	table_urcu(f);
 	table_manager(f);
+	table_python(f);
 	targets(f, o);
 }

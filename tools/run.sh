@@ -2,13 +2,15 @@
 # The one entry point:
 #   tools/run.sh test    every suite: release (Criterion suites, stress, packaging),
 #                        then AddressSanitizer+UBSan, then ThreadSanitizer
-#   tools/run.sh bench   build the release preset and run mpsync-bench --quick
+#   tools/run.sh bench   build the release preset (with the Python module) and run
+#                        mpsync-bench --quick, whose python/ rows use it
 #                        (results in build/release/bench-out/)
 # Installs missing Debian packages first (apt-get, with sudo when not root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(cmake gcc g++ clang libclang-rt-14-dev make pkg-config libcriterion-dev gnuplot-nox liburcu-dev strace spin python3)
+PACKAGES=(cmake gcc g++ clang libclang-rt-14-dev make pkg-config libcriterion-dev gnuplot-nox liburcu-dev strace spin python3
+          python3-dev python3-setuptools python3-venv libpython3.11-testsuite)
 
 install_packages() {
     local missing=() pkg sudo=()

@@ -1,0 +1,237 @@
+/* Segment: a handle on one mpsync segment mapped in this process. Every
+ * object wrapper holds a reference to its Segment, so the mapping lasts as
+ * long as any object of it is in use here. */
+#include <errno.h>
+#include <string.h>
+
+#include "_mpsync.h"
+#include <structmember.h>
+
+int mpy_parse_mode(PyObject *mode, int *out)
+{
+	const char *s = mode && mode != Py_None ? PyUnicode_AsUTF8(mode) : "open_or_create";
+	if (!s)
+		return -1;
+	if (!strcmp(s, "open_or_create"))
+		*out = MPS_OPEN_OR_CREATE;
+	else if (!strcmp(s, "create"))
+		*out = MPS_CREATE_ONLY;
+	else if (!strcmp(s, "open"))
+		*out = MPS_OPEN_ONLY;
+	else {
+		PyErr_Format(PyExc_ValueError,
+		             "mode must be 'open_or_create', 'create' or 'open', not %R", mode);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *segment_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"name", "size", "mode", NULL};
+	const char *name;
+	Py_ssize_t size = 1 << 20;
+	PyObject *mode_o = NULL;
+	int mode, r;
+	mps_segment_t *seg = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|nU:Segment", kwlist, &name, &size, &mode_o))
+		return NULL;
+	if (mpy_parse_mode(mode_o, &mode) < 0)
+		return NULL;
+	if (size < 0) {
+		PyErr_SetString(PyExc_ValueError, "size must not be negative");
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	if (mode == MPS_CREATE_ONLY)
+		r = mps_segment_create(name, (size_t)size, &seg);
+	else if (mode == MPS_OPEN_ONLY)
+		r = mps_segment_open(name, &seg);
+	else
+		r = mps_segment_open_or_create(name, (size_t)size, &seg);
+	Py_END_ALLOW_THREADS
+	if (r)
+		return mpy_error(r);
+	SegmentObject *self = (SegmentObject *)tp->tp_alloc(tp, 0);
+	if (!self) {
+		mps_segment_close(seg);
+		return NULL;
+	}
+	self->seg = seg;
+	self->name = PyUnicode_FromString(name[0] == '/' ? name + 1 : name);
+	if (!self->name) {
+		Py_DECREF(self);
+		return NULL;
+	}
+	return (PyObject *)self;
+}
+
+static void segment_dealloc(SegmentObject *self)
+{
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	if (self->seg)
+		mps_segment_close(self->seg);
+	Py_XDECREF(self->name);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *segment_object_at(SegmentObject *self, PyObject *args)
+{
+	unsigned long long off;
+	PyObject *extra = Py_None;
+	if (!PyArg_ParseTuple(args, "K|O:_object_at", &off, &extra))
+		return NULL;
+	if (off >= mps_segment_size(self->seg) || off % 8) {
+		PyErr_SetString(PyExc_ValueError, "no object at this offset");
+		return NULL;
+	}
+	void *obj = (char *)mps_segment_base(self->seg) + off;
+	PyTypeObject *tp = mpy_type_of_kind(mps_object_kind(obj));
+	if (!tp) {
+		PyErr_Format(PyExc_ValueError, "no live object at offset %llu of segment %U "
+		             "(its creator released it)", off, self->name);
+		return NULL;
+	}
+	if (tp == &Mpy_ConditionType && !PyObject_TypeCheck(extra, &Mpy_LockType) &&
+	    !PyObject_TypeCheck(extra, &Mpy_RLockType)) {
+		PyErr_SetString(PyExc_ValueError, "a Condition is rebuilt with its lock");
+		return NULL;
+	}
+	PyObject *w = mpy_wrap(tp, self, obj, 1);
+	if (w && extra != Py_None) {
+		Py_INCREF(extra);
+		((MpsObject *)w)->extra = extra;
+	}
+	return w;
+}
+
+struct collect { PyObject *list; SegmentObject *seg; };
+
+static int collect_one(const char *name, enum mps_kind kind, void *object, void *arg)
+{
+	struct collect *c = arg;
+	(void)object;
+	PyObject *t = Py_BuildValue("(ss)", name, mps_kind_name(kind));
+	if (!t || PyList_Append(c->list, t) < 0) {
+		Py_XDECREF(t);
+		return 1;
+	}
+	Py_DECREF(t);
+	return 0;
+}
+
+static PyObject *segment_names(SegmentObject *self, PyObject *unused)
+{
+	(void)unused;
+	struct collect c = { PyList_New(0), self };
+	if (!c.list)
+		return NULL;
+	mps_segment_foreach(self->seg, collect_one, &c);
+	if (PyErr_Occurred()) {
+		Py_DECREF(c.list);
+		return NULL;
+	}
+	return c.list;
+}
+
+static PyObject *segment_find(SegmentObject *self, PyObject *arg)
+{
+	const char *name = PyUnicode_AsUTF8(arg);
+	void *obj;
+	enum mps_kind kind;
+	if (!name)
+		return NULL;
+	int r = mps_segment_find(self->seg, name, &obj, &kind);
+	if (r == ENOENT) {
+		PyErr_SetObject(PyExc_KeyError, arg);
+		return NULL;
+	}
+	if (r)
+		return mpy_error(r);
+	PyObject *w = mpy_wrap(mpy_type_of_kind(kind), self, obj, 1);
+	if (w && kind == MPS_KIND_CONDITION) {
+		/* Its lock, named after it by the Condition constructor. */
+		PyObject *lock_name = PyUnicode_FromFormat("%U.lock", arg);
+		PyObject *lock = lock_name ? segment_find(self, lock_name) : NULL;
+		Py_XDECREF(lock_name);
+		if (lock && !PyObject_TypeCheck(lock, &Mpy_LockType) &&
+		    !PyObject_TypeCheck(lock, &Mpy_RLockType))
+			Py_CLEAR(lock);
+		if (!lock) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError, "Condition %U has no lock named %U.lock in "
+			             "this segment", arg, arg);
+			Py_CLEAR(w);
+		} else
+			((MpsObject *)w)->extra = lock;
+	}
+	return w;
+}
+
+static PyObject *segment_remove(SegmentObject *self, PyObject *arg)
+{
+	const char *name = PyUnicode_AsUTF8(arg);
+	if (!name)
+		return NULL;
+	int r = mps_segment_remove(self->seg, name);
+	if (r == ENOENT) {
+		PyErr_SetObject(PyExc_KeyError, arg);
+		return NULL;
+	}
+	return r ? mpy_error(r) : Py_NewRef(Py_None);
+}
+
+static PyObject *segment_get_free(SegmentObject *self, void *c)
+{
+	(void)c;
+	return PyLong_FromSize_t(mps_segment_free_bytes(self->seg));
+}
+
+static PyObject *segment_get_size(SegmentObject *self, void *c)
+{
+	(void)c;
+	return PyLong_FromSize_t(mps_segment_size(self->seg));
+}
+
+static PyObject *segment_repr(SegmentObject *self)
+{
+	return PyUnicode_FromFormat("<mpsync.Segment %R>", self->name);
+}
+
+static PyMethodDef segment_methods[] = {
+	{"_object_at", (PyCFunction)segment_object_at, METH_VARARGS,
+	 "The object at a payload offset (unpickling)."},
+	{"names", (PyCFunction)segment_names, METH_NOARGS, "[(name, kind), ...]"},
+	{"find", (PyCFunction)segment_find, METH_O, "The object with this name; KeyError."},
+	{"remove", (PyCFunction)segment_remove, METH_O, "Drop a name; KeyError."},
+	{NULL, NULL, 0, NULL}
+};
+
+static PyMemberDef segment_members[] = {
+	{"name", T_OBJECT, offsetof(SegmentObject, name), READONLY, "segment name"},
+	{NULL, 0, 0, 0, NULL}
+};
+
+static PyGetSetDef segment_getset[] = {
+	{"size", (getter)segment_get_size, NULL, "bytes", NULL},
+	{"free_bytes", (getter)segment_get_free, NULL, "free heap bytes", NULL},
+	{NULL, NULL, NULL, NULL, NULL}
+};
+
+PyTypeObject Mpy_SegmentType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "mpsync.Segment",
+	.tp_basicsize = sizeof(SegmentObject),
+	.tp_dealloc = (destructor)segment_dealloc,
+	.tp_repr = (reprfunc)segment_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "Segment(name, size=1 MiB, mode='open_or_create'): a named mpsync segment, "
+	          "mapped until the last object of it in this process is gone.",
+	.tp_weaklistoffset = offsetof(SegmentObject, weakreflist),
+	.tp_methods = segment_methods,
+	.tp_members = segment_members,
+	.tp_getset = segment_getset,
+	.tp_new = segment_new,
+};
+
