@@ -62,6 +62,10 @@ int mpy_timeout_only(PyObject *timeout, double *out);
  * or -1 with an exception set. */
 typedef int (*mpy_blocking_fn)(void *obj, double timeout, void *arg);
 int mpy_block(mpy_blocking_fn fn, void *obj, double timeout, void *arg);
+/* The same, in slices of at most slice seconds (mpy_block: 0.1 s): fn must
+ * treat a timed-out slice as nothing happened. INFINITY for a Barrier,
+ * whose timeout breaks it. */
+int mpy_block_sliced(mpy_blocking_fn fn, void *obj, double timeout, void *arg, double slice);
 
 /* Arguments. acquire(block=True, timeout=None), threading's "blocking"
  * accepted for block; one optional argument by position or keyword. */

@@ -83,7 +83,7 @@ static PyObject *barrier_wait(MpsObject *self, PyObject *const *args, Py_ssize_t
 	else if (mpy_timeout_only(to, &timeout) < 0)
 		return NULL;
 	struct wait_call w = { self->extra, NULL, 0 };
-	int r = mpy_block(barrier_block, self->obj, timeout, &w);
+	int r = mpy_block_sliced(barrier_block, self->obj, timeout, &w, MPS_FOREVER);
 	if (w.exc) {
 		mpy_give_exception(w.exc);   /* the action's own exception */
 		return NULL;

@@ -76,7 +76,15 @@ static double monotonic(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int mpy_block(mpy_blocking_fn fn, void *obj, double timeout, void *arg)
+/* The library reports a signal as EINTR only when it lands while the
+ * thread sleeps in the kernel. Its sliced waits (and the Queue's rechecks)
+ * also run between sleeps; a signal handled there, or one that arrives
+ * while a timed-out thread waits for a CPU, sets Python's flag but leaves
+ * the library asleep. So a long wait is cut into slices: after each one
+ * the GIL is taken back and PyErr_CheckSignals sees the flag. */
+#define SIGNAL_SLICE 0.1
+
+int mpy_block_sliced(mpy_blocking_fn fn, void *obj, double timeout, void *arg, double slice)
 {
 	double deadline = isinf(timeout) ? timeout : monotonic() + timeout;
 	/* A signal caught since the interpreter last looked (say, during the
@@ -86,12 +94,13 @@ int mpy_block(mpy_blocking_fn fn, void *obj, double timeout, void *arg)
 		return -1;
 	for (;;) {
 		int r;
+		double t = timeout > slice ? slice : timeout;
 		Py_BEGIN_ALLOW_THREADS
 		bool was = mps_set_interruptible(true);
-		r = fn(obj, timeout, arg);
+		r = fn(obj, t, arg);
 		mps_set_interruptible(was);
 		Py_END_ALLOW_THREADS
-		if (r != EINTR)
+		if (r != EINTR && !(r == ETIMEDOUT && t < timeout))
 			return r;
 		if (PyErr_CheckSignals() < 0)
 			return -1;
@@ -101,6 +110,11 @@ int mpy_block(mpy_blocking_fn fn, void *obj, double timeout, void *arg)
 				timeout = 0;
 		}
 	}
+}
+
+int mpy_block(mpy_blocking_fn fn, void *obj, double timeout, void *arg)
+{
+	return mpy_block_sliced(fn, obj, timeout, arg, SIGNAL_SLICE);
 }
 
 /* acquire(block=True, timeout=None), with threading's keyword "blocking"

@@ -5,6 +5,7 @@ blocked acquire (SIGINT sent from another process), and what stays in
 /dev/shm after normal and abnormal exits."""
 import multiprocessing as mp
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -187,6 +188,19 @@ def wait_in_futex(pid, limit=30):
     raise AssertionError("pid %d never slept in a futex wait" % pid)
 
 
+def get_until_interrupted(kind, ready, out):
+    obj = mpsync.Lock() if kind == "lock" else mpsync.Queue()
+    block = obj.get if kind == "queue" else obj.acquire
+    if kind == "lock":
+        obj.acquire()
+    ready.set()
+    try:
+        block(timeout=60)
+        out.put("returned")
+    except KeyboardInterrupt:
+        out.put("interrupted")
+
+
 class CtrlC(unittest.TestCase):
     def run_child(self, kind):
         p = subprocess.Popen([PYTHON, "-c", BLOCKED, kind], stdout=subprocess.PIPE, text=True,
@@ -203,6 +217,34 @@ class CtrlC(unittest.TestCase):
                 out = self.run_child(kind)
                 self.assertEqual(out[0], "interrupted")
                 self.assertLess(float(out[1]), 30)    # at once, not after the 60 s timeout
+
+    def test_signal_after_a_slice_timed_out(self):
+        # The library sleeps in slices; a signal that comes after a slice
+        # timed out but before the thread ran again (here: while it is
+        # stopped) finds no sleep to interrupt. The SIGINT must still end
+        # the call. Failed 4 times in 30 before the wait was sliced in
+        # python/src/util.c.
+        ctx = mp.get_context("fork")
+        for kind in ("queue", "lock"):
+            for i in range(30):
+                ready, out = mpsync.Event(), mpsync.Queue()
+                p = ctx.Process(target=get_until_interrupted, args=(kind, ready, out))
+                p.start()
+                try:
+                    self.assertTrue(ready.wait(30))
+                    wait_in_futex(p.pid)
+                    os.kill(p.pid, signal.SIGSTOP)
+                    time.sleep(0.05)            # past a 20 ms slice of the library
+                    os.kill(p.pid, signal.SIGCONT)
+                    os.kill(p.pid, signal.SIGINT)
+                    try:
+                        r = out.get(timeout=10)
+                    except queue.Empty:
+                        r = "still blocked 10 s after SIGINT"
+                    self.assertEqual(r, "interrupted", "%s, try %d" % (kind, i))
+                finally:
+                    p.kill()
+                    p.join()
 
     def test_handler_that_returns_resumes_the_wait(self):
         out = self.run_child("ignore")
