@@ -81,6 +81,11 @@ PyObject *mpy_acquired(int r, int (*release)(void *), void *obj);
 int mpy_parse_mode(PyObject *mode, int *out);
 #define MPY_PLACEMENT_KW "segment", "name", "mode"
 
+/* Py_ReprEnter/Py_ReprLeave keyed by the payload (a container holding
+ * itself): 1 when obj's repr is already running in this thread. */
+int mpy_repr_enter(void *obj);
+void mpy_repr_leave(void *obj);
+
 /* Wrapping: a new wrapper of type tp for payload obj of seg. retain: take
  * a new reference on the object (false when the caller's is handed over). */
 PyObject *mpy_wrap(PyTypeObject *tp, SegmentObject *seg, void *obj, int retain);

@@ -306,11 +306,13 @@ static PyObject *dict_clear(PyObject *self, PyObject *unused)
 
 static PyObject *dict_repr(PyObject *self)
 {
+	int busy = mpy_repr_enter(MPY_OBJ(self));
+	if (busy)
+		return busy < 0 ? NULL : PyUnicode_FromString("<mpsync.Dict {...}>");
 	PyObject *d = dict_copy(self, NULL);
-	if (!d)
-		return NULL;
-	PyObject *r = PyUnicode_FromFormat("<mpsync.Dict %R>", d);
-	Py_DECREF(d);
+	PyObject *r = d ? PyUnicode_FromFormat("<mpsync.Dict %R>", d) : NULL;
+	Py_XDECREF(d);
+	mpy_repr_leave(MPY_OBJ(self));
 	return r;
 }
 

@@ -355,11 +355,13 @@ static PyObject *list_getvalue(PyObject *self, PyObject *unused)
 
 static PyObject *list_repr(PyObject *self)
 {
+	int busy = mpy_repr_enter(MPY_OBJ(self));
+	if (busy)
+		return busy < 0 ? NULL : PyUnicode_FromString("<mpsync.List [...]>");
 	PyObject *all = list_snapshot(self);
-	if (!all)
-		return NULL;
-	PyObject *r = PyUnicode_FromFormat("<mpsync.List %R>", all);
-	Py_DECREF(all);
+	PyObject *r = all ? PyUnicode_FromFormat("<mpsync.List %R>", all) : NULL;
+	Py_XDECREF(all);
+	mpy_repr_leave(MPY_OBJ(self));
 	return r;
 }
 

@@ -220,3 +220,49 @@ void mpy_give_exception(PyObject *exc)
 	              PyException_GetTraceback(exc));
 #endif
 }
+
+/* Py_ReprEnter for a shared container. Every read of a nested container
+ * makes a new wrapper, so identity cannot find the cycle: the payload's
+ * address in this mapping is the key. */
+static PyObject *repr_set(void)
+{
+	PyObject *td = PyThreadState_GetDict();
+	if (!td) {
+		PyErr_SetString(PyExc_RuntimeError, "mpsync: no thread state dict");
+		return NULL;
+	}
+	PyObject *set = PyDict_GetItemString(td, "mpsync.repr");
+	if (set)
+		return set;
+	if (!(set = PySet_New(NULL)))
+		return NULL;
+	int r = PyDict_SetItemString(td, "mpsync.repr", set);
+	Py_DECREF(set);
+	return r < 0 ? NULL : set;
+}
+
+int mpy_repr_enter(void *obj)
+{
+	PyObject *set = repr_set();
+	PyObject *key = set ? PyLong_FromVoidPtr(obj) : NULL;
+	if (!key)
+		return -1;
+	int r = PySet_Contains(set, key);
+	if (r == 0 && PySet_Add(set, key) < 0)
+		r = -1;
+	Py_DECREF(key);
+	return r;
+}
+
+void mpy_repr_leave(void *obj)
+{
+	PyObject *exc = mpy_take_exception();
+	PyObject *set = repr_set();
+	PyObject *key = set ? PyLong_FromVoidPtr(obj) : NULL;
+	if (key && PySet_Discard(set, key) < 0)
+		PyErr_Clear();
+	Py_XDECREF(key);
+	PyErr_Clear();
+	if (exc)
+		mpy_give_exception(exc);
+}

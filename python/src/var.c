@@ -62,11 +62,15 @@ int mpy_to_var(PyObject *o, SegmentObject *seg, int is_key, mps_var_t *v, PyObje
 	} else if (PyUnicode_CheckExact(o)) {
 		Py_ssize_t n;
 		const char *s = PyUnicode_AsUTF8AndSize(o, &n);
-		if (!s)
+		if (s) {
+			mps_var_t t = {MPS_STR, 0, 0, s, (size_t)n, NULL};
+			*v = t;
+			return 0;
+		}
+		/* Lone surrogates have no UTF-8: such a str is pickled. */
+		if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
 			return -1;
-		mps_var_t t = {MPS_STR, 0, 0, s, (size_t)n, NULL};
-		*v = t;
-		return 0;
+		PyErr_Clear();
 	} else if (PyBytes_CheckExact(o)) {
 		if (PyBytes_GET_SIZE(o) < MAGIC_LEN ||
 		    memcmp(PyBytes_AS_STRING(o), PICKLE_MAGIC, MAGIC_LEN))
@@ -78,6 +82,9 @@ int mpy_to_var(PyObject *o, SegmentObject *seg, int is_key, mps_var_t *v, PyObje
 		*v = mps_ref(MPY_OBJ(o));
 		return 0;
 	}
+	/* A key that Python could not hash is refused, as by a dict. */
+	if (is_key && PyObject_Hash(o) == -1)
+		return -1;
 	if (!(*keep = pickled(o)))
 		return -1;
 	return as_bytes_var(*keep, v);

@@ -141,6 +141,31 @@ class Proxies(unittest.TestCase):
         del inner, sub
         self.assertEqual(list(d["inner"]), [1, 2])   # the dict keeps them alive
 
+    def test_str_with_lone_surrogates(self):
+        # No UTF-8 for them: stored pickled, as SyncManager's pickles carry
+        # them (was UnicodeEncodeError).
+        d, lst, ns = self.m.dict(), self.m.list(), self.m.Namespace()
+        s = "a\ud800b"
+        d[s] = s
+        lst.append(s)
+        ns.x = s
+        self.assertEqual((d[s], lst[0], ns.x, list(d)), (s, s, s, [s]))
+
+    def test_unhashable_key_is_refused(self):
+        d = self.m.dict()
+        for key in ([1], {}, self.m.dict().copy()):
+            self.assertRaises(TypeError, d.__setitem__, key, 1)
+        self.assertRaises(TypeError, d.get, [1])
+        self.assertEqual(len(d), 0)
+
+    def test_repr_of_a_container_that_holds_itself(self):
+        lst, d = self.m.list([1]), self.m.dict(a=1)
+        lst.append(lst)
+        d["me"] = d
+        self.assertEqual(repr(lst), "<mpsync.List [1, <mpsync.List [...]>]>")
+        self.assertEqual(repr(d), "<mpsync.Dict {'a': 1, 'me': <mpsync.Dict {...}>}>")
+        self.assertEqual(repr(lst), "<mpsync.List [1, <mpsync.List [...]>]>")   # left clean
+
     def test_namespace(self):
         ns = self.m.Namespace(a=1)
         ns.b = "two"
