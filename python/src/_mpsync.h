@@ -64,7 +64,8 @@ typedef int (*mpy_blocking_fn)(void *obj, double timeout, void *arg);
 int mpy_block(mpy_blocking_fn fn, void *obj, double timeout, void *arg);
 /* The same, in slices of at most slice seconds (mpy_block: 0.1 s): fn must
  * treat a timed-out slice as nothing happened. INFINITY for a Barrier,
- * whose timeout breaks it. */
+ * whose timeout breaks it, and a Condition, whose waiter would miss a
+ * notify between two slices. */
 int mpy_block_sliced(mpy_blocking_fn fn, void *obj, double timeout, void *arg, double slice);
 
 /* Arguments. acquire(block=True, timeout=None), threading's "blocking"

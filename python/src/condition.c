@@ -136,7 +136,9 @@ static int cond_wait_timeout(MpsObject *self, double timeout)
 		PyErr_SetString(PyExc_RuntimeError, "cannot wait on un-acquired lock");
 		return -1;
 	}
-	int r = mpy_block(cond_block, self->obj, timeout, self);
+	/* Not sliced: a waiter whose slice ended is out of the waiting set
+	 * until it has the lock again, and a notify then would miss it. */
+	int r = mpy_block_sliced(cond_block, self->obj, timeout, self, MPS_FOREVER);
 	switch (r) {
 	case -1:
 		return -1;
@@ -212,9 +214,12 @@ static PyObject *cond_notify(MpsObject *self, PyObject *const *args, Py_ssize_t 
 	PyObject *n_o = NULL;
 	if (mpy_parse_one("notify", "n", args, nargs, kwnames, &n_o) < 0)
 		return NULL;
-	long n = n_o ? PyLong_AsLong(n_o) : 1;
+	int overflow = 0;
+	long n = n_o ? PyLong_AsLongAndOverflow(n_o, &overflow) : 1;
 	if (n == -1 && PyErr_Occurred())
 		return NULL;
+	if (overflow)                   /* threading: any n, all waiters at most */
+		n = overflow > 0 ? LONG_MAX : 0;
 	if (!owned(self)) {
 		PyErr_SetString(PyExc_RuntimeError, "cannot notify on un-acquired lock");
 		return NULL;

@@ -1,6 +1,7 @@
 /* Semaphore and BoundedSemaphore over mps_sem_t (one C type in the library,
  * two Python types as in multiprocessing). */
 #include <errno.h>
+#include <limits.h>
 
 #include "_mpsync.h"
 
@@ -73,7 +74,8 @@ static PyObject *sem_release_n(MpsObject *self, long n)
 		PyErr_SetString(PyExc_ValueError, "n must be one or more");
 		return NULL;
 	}
-	int r = mps_sem_release(self->obj, (unsigned)n);
+	/* More than UINT_MAX overflows any semaphore: clamped, not truncated. */
+	int r = mps_sem_release(self->obj, n > (long)UINT_MAX ? UINT_MAX : (unsigned)n);
 	if (r == EOVERFLOW) {
 		PyErr_SetString(mps_sem_is_bounded(self->obj) ? Mpy_ReleaseError : PyExc_OverflowError,
 		                "semaphore or lock released too many times");

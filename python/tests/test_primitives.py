@@ -95,6 +95,20 @@ class Errors(unittest.TestCase):
         s.release(3)
         self.assertEqual(s.get_value(), 3)
         self.assertRaises(ValueError, s.release, 0)
+        # Beyond any semaphore's range: an error, not n modulo 2**32 (2**32 + 1
+        # used to add 1).
+        self.assertRaises(OverflowError, s.release, 2**32 + 1)
+        self.assertEqual(s.get_value(), 3)
+        b = mpsync.BoundedSemaphore(1)
+        b.acquire()
+        self.assertRaises(ValueError, b.release, 2**32 + 1)
+        self.assertEqual(b.get_value(), 0)
+
+    def test_condition_notify_any_n(self):
+        c = mpsync.Condition()
+        with c:
+            c.notify(2**64)                 # threading accepts any n
+            c.notify(-2**64)
 
     def test_barrier(self):
         self.assertIs(mpsync.BrokenBarrierError, threading.BrokenBarrierError)
