@@ -33,6 +33,16 @@ _segments = weakref.WeakValueDictionary()   # name -> Segment mapped here
 _lock = threading.Lock()
 
 
+def _after_fork_in_child():
+    # Another thread may have held _lock at the fork: the child's copy
+    # would stay locked forever.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _Auto:
     pid = None
     current = None

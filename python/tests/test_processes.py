@@ -201,6 +201,25 @@ def get_until_interrupted(kind, ready, out):
         out.put("interrupted")
 
 
+class Fork(unittest.TestCase):
+    def test_fork_while_another_thread_makes_an_object(self):
+        # Another thread inside mpsync's segment bookkeeping at the moment
+        # of the fork (held here for certain) must not wedge the child.
+        # Before the at-fork hook the child hung and was killed by alarm.
+        with mpsync._lock:
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(10)
+                try:
+                    ok = mpsync.Lock().acquire(timeout=1)
+                    mpsync._unlink_auto(os.getpid(), mpsync._Auto.names)   # os._exit skips it
+                    os._exit(0 if ok else 2)
+                except BaseException:
+                    os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+
+
 class CtrlC(unittest.TestCase):
     def run_child(self, kind):
         p = subprocess.Popen([PYTHON, "-c", BLOCKED, kind], stdout=subprocess.PIPE, text=True,
@@ -243,8 +262,10 @@ class CtrlC(unittest.TestCase):
                         r = "still blocked 10 s after SIGINT"
                     self.assertEqual(r, "interrupted", "%s, try %d" % (kind, i))
                 finally:
-                    p.kill()
-                    p.join()
+                    p.join(10)                  # its exit removes its automatic segment
+                    if p.is_alive():
+                        p.kill()
+                        p.join()
 
     def test_handler_that_returns_resumes_the_wait(self):
         out = self.run_child("ignore")
