@@ -142,6 +142,48 @@ static PyObject *array_subscript(MpsObject *self, PyObject *key)
 	return array_item(self, i);
 }
 
+/* A char array's slice takes bytes, as ctypes': one item per byte. */
+static PyObject *char_items(PyObject *b)
+{
+	Py_ssize_t n = PyBytes_GET_SIZE(b);
+	PyObject *out = PyList_New(n);
+	for (Py_ssize_t k = 0; out && k < n; k++) {
+		PyObject *c = PyBytes_FromStringAndSize(PyBytes_AS_STRING(b) + k, 1);
+		if (!c)
+			Py_CLEAR(out);
+		else
+			PyList_SET_ITEM(out, k, c);
+	}
+	return out;
+}
+
+/* a[i:j:k] = seq, element by element; under the array's lock when it is
+ * recursive, as ctypes' SynchronizedArray holds its lock throughout (a
+ * given non-recursive Lock would wait for itself: each element is then
+ * locked alone). */
+static int assign_extended(MpsObject *self, char tc, Py_ssize_t start, Py_ssize_t step,
+                           PyObject *seq)
+{
+	enum mps_sync sync = mps_array_sync(self->obj);
+	int hold = sync == MPS_SYNC_RLOCK || sync == MPS_SYNC_GIVEN_RLOCK;
+	if (hold) {
+		PyObject *ok = mpy_cells_acquire(self, NULL, 0, NULL);
+		if (!ok)
+			return -1;
+		Py_DECREF(ok);
+	}
+	char buf[16];
+	int r = 0;
+	for (Py_ssize_t k = 0, i = start; r == 0 && k < PySequence_Fast_GET_SIZE(seq); k++, i += step) {
+		r = mpy_pack(tc, PySequence_Fast_GET_ITEM(seq, k), buf);
+		if (r == 0)
+			r = array_result(mps_array_set(self->obj, (size_t)i, buf));
+	}
+	if (hold)
+		mps_array_release(self->obj);
+	return r;
+}
+
 static int array_ass_subscript(MpsObject *self, PyObject *key, PyObject *value)
 {
 	char tc = mps_array_typecode(self->obj), buf[16];
@@ -154,14 +196,20 @@ static int array_ass_subscript(MpsObject *self, PyObject *key, PyObject *value)
 		if (PySlice_Unpack(key, &start, &stop, &step) < 0)
 			return -1;
 		n = PySlice_AdjustIndices(array_length(self), &start, &stop, step);
-		PyObject *seq = PySequence_Fast(value, "can only assign a sequence");
+		PyObject *seq = tc == 'c' && PyBytes_Check(value) ? char_items(value)
+		                : PySequence_Fast(value, "can only assign a sequence");
 		if (!seq)
 			return -1;
-		if (PySequence_Fast_GET_SIZE(seq) != n || step != 1) {
+		if (PySequence_Fast_GET_SIZE(seq) != n) {
 			Py_DECREF(seq);
 			PyErr_SetString(PyExc_ValueError, "can only assign a sequence of the same "
-			                "length to a contiguous slice");
+			                "length to a slice");
 			return -1;
+		}
+		if (step != 1) {
+			int r = assign_extended(self, tc, start, step, seq);
+			Py_DECREF(seq);
+			return r;
 		}
 		size_t es = mps_typecode_size(tc);
 		char *all = PyMem_Malloc((size_t)n * es + 1);

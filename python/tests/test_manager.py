@@ -194,6 +194,20 @@ class Proxies(unittest.TestCase):
         self.assertEqual(len(a), 3)
         self.assertRaises(OverflowError, self.m.Value, "b", 1000)
 
+    def test_array_slice_assignment_as_ctypes(self):
+        # Extended slices and bytes into a char array, as multiprocessing's
+        # Array takes them (both used to raise).
+        for lock in (True, False, self.m.Lock(), self.m.RLock()):
+            a = self.m.Array("i", range(6), lock=lock)
+            a[::2] = [9, 8, 7]
+            a[5:0:-2] = [1, 2, 3]
+            self.assertEqual(a[:], [9, 3, 8, 2, 7, 1])
+            self.assertRaises(ValueError, a.__setitem__, slice(None, None, 2), [1])
+        c = self.m.Array("c", b"abcd")
+        c[0:2] = b"xy"
+        c[1::2] = b"pq"
+        self.assertEqual(c[:], b"xpcq")
+
     def test_primitives(self):
         for make in (self.m.Lock, self.m.RLock, self.m.Semaphore, self.m.BoundedSemaphore):
             o = make()
