@@ -74,6 +74,8 @@ int mpy_parse_acquire(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
                       double *timeout);
 int mpy_parse_one(const char *fname, const char *kwname, PyObject *const *args,
                   Py_ssize_t nargs, PyObject *kwnames, PyObject **out);
+/* wait(timeout=None): the timeout by multiprocessing's rules. */
+int mpy_parse_wait(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, double *timeout);
 /* The result of an acquire: True; False on timeout; True with a warning
  * when the previous holder died (release undoes it if the warning raised). */
 PyObject *mpy_acquired(int r, int (*release)(void *), void *obj);
@@ -148,6 +150,16 @@ PyObject *mpy_cells_enter(MpsObject *self, PyObject *unused);
 PyObject *mpy_cells_release(MpsObject *self, PyObject *unused);
 PyObject *mpy_cells_exit(MpsObject *self, PyObject *args);
 PyObject *mpy_cells_get_lock(MpsObject *self, PyObject *unused);
+PyObject *mpy_cells_repr(PyObject *self, char tc, PyObject *contents);
+/* The synchronized wrapper's entries of both method tables. */
+#define MPY_CELLS_METHODS \
+	{"get_lock", (PyCFunction)mpy_cells_get_lock, METH_NOARGS, NULL}, \
+	{"acquire", FAST(mpy_cells_acquire), FASTKW, NULL}, \
+	{"release", (PyCFunction)mpy_cells_release, METH_NOARGS, NULL}, \
+	{"__enter__", (PyCFunction)mpy_cells_enter, METH_NOARGS, NULL}, \
+	{"__exit__", (PyCFunction)mpy_cells_exit, METH_VARARGS, NULL}, \
+	{"__reduce__", mpy_object_reduce, METH_NOARGS, NULL}
+PyObject *mpy_typecode_str(char tc);
 
 #define MPY_OBJECT_TYPE_FIELDS \
 	.tp_basicsize = sizeof(MpsObject), \
@@ -162,6 +174,10 @@ PyObject *mpy_cells_get_lock(MpsObject *self, PyObject *unused);
 void mpy_value_type_init(void);
 void mpy_array_type_init(void);
 void mpy_barrier_type_init(void);
+
+/* A METH_FASTCALL | METH_KEYWORDS entry of a method table. */
+#define FASTKW METH_FASTCALL | METH_KEYWORDS
+#define FAST(fn) (PyCFunction)(void (*)(void))(fn)
 
 #define MPY_OBJ(self) (((MpsObject *)(self))->obj)
 #endif

@@ -8,9 +8,6 @@
 struct array_args { char tc; const void *init; enum mps_sync sync; void *lock;
                     size_t len; };
 
-#define FASTKW METH_FASTCALL | METH_KEYWORDS
-#define FAST(fn) (PyCFunction)(void (*)(void))(fn)
-
 static int array_create(mps_segment_t *seg, const char *name, enum mps_open_mode mode,
                         void *arg, void **out)
 {
@@ -240,19 +237,14 @@ static int array_ass_subscript(MpsObject *self, PyObject *key, PyObject *value)
 
 static PyObject *array_repr(MpsObject *self)
 {
-	PyObject *all = PySequence_GetSlice((PyObject *)self, 0, PY_SSIZE_T_MAX);
-	if (!all)
-		return NULL;
-	PyObject *r = PyUnicode_FromFormat("<mpsync.Array('%c', %R)>", mps_array_typecode(self->obj), all);
-	Py_DECREF(all);
-	return r;
+	return mpy_cells_repr((PyObject *)self, mps_array_typecode(self->obj),
+	                      PySequence_GetSlice((PyObject *)self, 0, PY_SSIZE_T_MAX));
 }
 
 static PyObject *array_typecode(MpsObject *self, void *c)
 {
 	(void)c;
-	char tc = mps_array_typecode(self->obj);
-	return PyUnicode_FromStringAndSize(&tc, 1);
+	return mpy_typecode_str(mps_array_typecode(self->obj));
 }
 
 static PyObject *array_get_value(MpsObject *self, void *c)
@@ -272,12 +264,7 @@ static PyObject *array_get_value(MpsObject *self, void *c)
 }
 
 static PyMethodDef array_methods[] = {
-	{"get_lock", (PyCFunction)mpy_cells_get_lock, METH_NOARGS, NULL},
-	{"acquire", FAST(mpy_cells_acquire), FASTKW, NULL},
-	{"release", (PyCFunction)mpy_cells_release, METH_NOARGS, NULL},
-	{"__enter__", (PyCFunction)mpy_cells_enter, METH_NOARGS, NULL},
-	{"__exit__", (PyCFunction)mpy_cells_exit, METH_VARARGS, NULL},
-	{"__reduce__", mpy_object_reduce, METH_NOARGS, NULL},
+	MPY_CELLS_METHODS,
 	{NULL, NULL, 0, NULL}
 };
 
@@ -310,7 +297,6 @@ PyTypeObject Mpy_ArrayType = {
 	.tp_methods = array_methods,
 	.tp_new = array_new,
 };
-
 
 void mpy_array_type_init(void)
 {

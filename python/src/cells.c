@@ -246,3 +246,19 @@ PyObject *mpy_cells_get_lock(MpsObject *self, PyObject *unused)
 		return Py_NewRef(self);
 	}
 }
+
+/* "<mpsync.Value('i', 3)>", "<mpsync.Array('i', [1, 2])>"; steals contents
+ * (NULL: the error is passed on). */
+PyObject *mpy_cells_repr(PyObject *self, char tc, PyObject *contents)
+{
+	if (!contents)
+		return NULL;
+	PyObject *r = PyUnicode_FromFormat("<%s('%c', %R)>", Py_TYPE(self)->tp_name, tc, contents);
+	Py_DECREF(contents);
+	return r;
+}
+
+PyObject *mpy_typecode_str(char tc)
+{
+	return PyUnicode_FromStringAndSize(&tc, 1);
+}

@@ -160,10 +160,8 @@ static int cond_wait_timeout(MpsObject *self, double timeout)
 static PyObject *cond_wait(MpsObject *self, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames)
 {
-	PyObject *to = NULL;
 	double timeout;
-	if (mpy_parse_one("wait", "timeout", args, nargs, kwnames, &to) < 0 ||
-	    mpy_timeout_only(to, &timeout) < 0)
+	if (mpy_parse_wait(args, nargs, kwnames, &timeout) < 0)
 		return NULL;
 	int r = cond_wait_timeout(self, timeout);
 	return r < 0 ? NULL : PyBool_FromLong(r);
@@ -275,9 +273,6 @@ static PyObject *cond_repr(MpsObject *self)
 	return PyUnicode_FromFormat("<%s(%R, %u)>", Py_TYPE(self)->tp_name, self->extra,
 	                            mps_cond_n_waiting(self->obj));
 }
-
-#define FASTKW METH_FASTCALL | METH_KEYWORDS
-#define FAST(fn) (PyCFunction)(void (*)(void))(fn)
 
 static PyMethodDef cond_methods[] = {
 	{"wait", FAST(cond_wait), FASTKW, "wait(timeout=None) -> bool"},

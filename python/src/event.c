@@ -31,10 +31,8 @@ static int event_block(void *obj, double timeout, void *arg)
 static PyObject *event_wait(MpsObject *self, PyObject *const *args, Py_ssize_t nargs,
                             PyObject *kwnames)
 {
-	PyObject *to = NULL;
 	double timeout;
-	if (mpy_parse_one("wait", "timeout", args, nargs, kwnames, &to) < 0 ||
-	    mpy_timeout_only(to, &timeout) < 0)
+	if (mpy_parse_wait(args, nargs, kwnames, &timeout) < 0)
 		return NULL;
 	if (mps_event_is_set(self->obj))
 		Py_RETURN_TRUE;

@@ -13,7 +13,6 @@ PyObject *Mpy_QueueEmpty, *Mpy_QueueFull;
 PyObject *Mpy_AutoSegment;
 PyObject *Mpy_Dumps, *Mpy_Loads, *Mpy_Protocol;
 
-
 static PyObject *set_auto_segment(PyObject *m, PyObject *fn)
 {
 	(void)m;

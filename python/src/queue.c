@@ -214,9 +214,6 @@ static PyObject *queue_repr(MpsObject *self)
 	                            mps_queue_maxsize(self->obj), mps_queue_qsize(self->obj));
 }
 
-#define FASTKW METH_FASTCALL | METH_KEYWORDS
-#define FAST(fn) (PyCFunction)(void (*)(void))(fn)
-
 #define QUEUE_METHODS \
 	{"put", FAST(queue_put), FASTKW, "put(obj, block=True, timeout=None); queue.Full"}, \
 	{"get", FAST(queue_get), FASTKW, "get(block=True, timeout=None); queue.Empty"}, \

@@ -172,6 +172,15 @@ int mpy_parse_one(const char *fname, const char *kwname, PyObject *const *args,
 	return 0;
 }
 
+/* wait(timeout=None) of Condition and Event. */
+int mpy_parse_wait(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, double *timeout)
+{
+	PyObject *to = NULL;
+	if (mpy_parse_one("wait", "timeout", args, nargs, kwnames, &to) < 0)
+		return -1;
+	return mpy_timeout_only(to, timeout);
+}
+
 /* The result of an acquire: True, False on timeout, True with a warning
  * when the previous holder died (released again if the warning raised). */
 PyObject *mpy_acquired(int r, int (*release)(void *), void *obj)

@@ -5,9 +5,6 @@
 
 #include "_mpsync.h"
 
-#define FASTKW METH_FASTCALL | METH_KEYWORDS
-#define FAST(fn) (PyCFunction)(void (*)(void))(fn)
-
 struct value_args { char tc; const void *init; enum mps_sync sync; void *lock; };
 
 static int value_create(mps_segment_t *seg, const char *name, enum mps_open_mode mode,
@@ -89,30 +86,19 @@ static int value_setter(MpsObject *self, PyObject *o, void *c)
 
 static PyObject *value_repr(MpsObject *self)
 {
-	PyObject *v = value_get(self, NULL);
-	if (!v)
-		return NULL;
-	PyObject *r = PyUnicode_FromFormat("<mpsync.Value('%c', %R)>", mps_value_typecode(self->obj), v);
-	Py_DECREF(v);
-	return r;
+	return mpy_cells_repr((PyObject *)self, mps_value_typecode(self->obj), value_get(self, NULL));
 }
 
 static PyObject *value_typecode(MpsObject *self, void *c)
 {
 	(void)c;
-	char tc = mps_value_typecode(self->obj);
-	return PyUnicode_FromStringAndSize(&tc, 1);
+	return mpy_typecode_str(mps_value_typecode(self->obj));
 }
 
 static PyMethodDef value_methods[] = {
 	{"get", (PyCFunction)value_get, METH_NOARGS, "The value (ValueProxy.get)."},
 	{"set", (PyCFunction)value_set, METH_O, "Store a value (ValueProxy.set)."},
-	{"get_lock", (PyCFunction)mpy_cells_get_lock, METH_NOARGS, NULL},
-	{"acquire", FAST(mpy_cells_acquire), FASTKW, NULL},
-	{"release", (PyCFunction)mpy_cells_release, METH_NOARGS, NULL},
-	{"__enter__", (PyCFunction)mpy_cells_enter, METH_NOARGS, NULL},
-	{"__exit__", (PyCFunction)mpy_cells_exit, METH_VARARGS, NULL},
-	{"__reduce__", mpy_object_reduce, METH_NOARGS, NULL},
+	MPY_CELLS_METHODS,
 	{NULL, NULL, 0, NULL}
 };
 
@@ -131,7 +117,6 @@ PyTypeObject Mpy_ValueType = {
 	.tp_methods = value_methods,
 	.tp_new = value_new,
 };
-
 
 void mpy_value_type_init(void)
 {

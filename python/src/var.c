@@ -124,7 +124,6 @@ PyObject *mpy_from_var(const mps_var_t *v, SegmentObject *seg)
 	return mpy_error(EINVAL);
 }
 
-
 void mpy_outs_init(struct mpy_outs *o)
 {
 	for (int i = 0; i < 2; i++) {
