@@ -50,6 +50,11 @@ static PyObject *segment_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 	else
 		r = mps_segment_open_or_create(name, (size_t)size, &seg);
 	Py_END_ALLOW_THREADS
+	if (r == EINVAL)
+		return PyErr_Format(PyExc_ValueError, "segment '%s': a name is 1 to %d bytes with no "
+		                    "'/' after a leading one, and a new segment needs at least %d "
+		                    "bytes", name, MPS_SEG_NAME_MAX,
+		                    MPS_SEG_MIN_SIZE);
 	if (r)
 		return mpy_error(r);
 	SegmentObject *self = (SegmentObject *)tp->tp_alloc(tp, 0);

@@ -282,6 +282,13 @@ class Lifetime(unittest.TestCase):
             other.shutdown()
             self.assertTrue(shm_exists(m.name))
 
+    def test_bad_segment_says_why(self):
+        # Was "invalid argument or corrupt object".
+        for kw in ({"name": "a/b"}, {"name": ""}, {"name": "pyr-small", "size": 10}):
+            with self.assertRaisesRegex(ValueError, "a name is 1 to .* at least 65536 bytes"):
+                mpsync.Manager(**kw)
+        self.assertFalse(shm_exists("pyr-small"))
+
     def test_named_manager_exists(self):
         name = "mpsync-test-mgr-%d" % os.getpid()
         with mpsync.Manager(name, size=1 << 20):
