@@ -151,6 +151,12 @@ PyObject *mpy_cells_release(MpsObject *self, PyObject *unused);
 PyObject *mpy_cells_exit(MpsObject *self, PyObject *args);
 PyObject *mpy_cells_get_lock(MpsObject *self, PyObject *unused);
 PyObject *mpy_cells_repr(PyObject *self, char tc, PyObject *contents);
+/* Around a library call that takes the cell's lock (no Python API in
+ * between): takes an RLock first, or releases the GIL for a given Lock.
+ * hold returns -1 with an exception set. */
+struct mpy_hold { int taken; PyThreadState *ts; };
+int mpy_cells_hold(MpsObject *self, struct mpy_hold *h);
+void mpy_cells_unhold(MpsObject *self, struct mpy_hold *h);
 /* The synchronized wrapper's entries of both method tables. */
 #define MPY_CELLS_METHODS \
 	{"get_lock", (PyCFunction)mpy_cells_get_lock, METH_NOARGS, NULL}, \

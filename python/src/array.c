@@ -86,7 +86,12 @@ static PyObject *array_item(MpsObject *self, Py_ssize_t i)
 		PyErr_SetString(PyExc_IndexError, "invalid index");
 		return NULL;
 	}
-	if (array_result(mps_array_get(self->obj, (size_t)i, buf)) < 0)
+	struct mpy_hold h;
+	if (mpy_cells_hold(self, &h) < 0)
+		return NULL;
+	int r = mps_array_get(self->obj, (size_t)i, buf);
+	mpy_cells_unhold(self, &h);
+	if (array_result(r) < 0)
 		return NULL;
 	return mpy_unpack(mps_array_typecode(self->obj), buf);
 }
@@ -103,7 +108,14 @@ static PyObject *array_slice(MpsObject *self, PyObject *key)
 	char *buf = PyMem_Malloc(len * es + 1);
 	if (!buf)
 		return PyErr_NoMemory();
-	if (array_result(mps_array_read(self->obj, 0, len, buf)) < 0) {
+	struct mpy_hold h;
+	if (mpy_cells_hold(self, &h) < 0) {
+		PyMem_Free(buf);
+		return NULL;
+	}
+	int r = mps_array_read(self->obj, 0, len, buf);
+	mpy_cells_unhold(self, &h);
+	if (array_result(r) < 0) {
 		PyMem_Free(buf);
 		return NULL;
 	}
@@ -154,31 +166,43 @@ static PyObject *char_items(PyObject *b)
 	return out;
 }
 
-/* a[i:j:k] = seq, element by element; under the array's lock when it is
- * recursive, as ctypes' SynchronizedArray holds its lock throughout (a
- * given non-recursive Lock would wait for itself: each element is then
- * locked alone). */
+/* The items of seq packed by typecode, one after another (PyMem). */
+static char *pack_all(char tc, PyObject *seq)
+{
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+	size_t es = mps_typecode_size(tc);
+	char *all = PyMem_Malloc((size_t)n * es + 1);
+	if (!all)
+		return (char *)PyErr_NoMemory();
+	for (Py_ssize_t k = 0; k < n; k++) {
+		if (mpy_pack(tc, PySequence_Fast_GET_ITEM(seq, k), all + (size_t)k * es) < 0) {
+			PyMem_Free(all);
+			return NULL;
+		}
+	}
+	return all;
+}
+
+/* a[start::step] = seq (step != 1), element by element under one hold of
+ * the array's lock (ctypes' SynchronizedArray holds its lock throughout;
+ * a given non-recursive Lock is taken per element). */
 static int assign_extended(MpsObject *self, char tc, Py_ssize_t start, Py_ssize_t step,
                            PyObject *seq)
 {
-	enum mps_sync sync = mps_array_sync(self->obj);
-	int hold = sync == MPS_SYNC_RLOCK || sync == MPS_SYNC_GIVEN_RLOCK;
-	if (hold) {
-		PyObject *ok = mpy_cells_acquire(self, NULL, 0, NULL);
-		if (!ok)
-			return -1;
-		Py_DECREF(ok);
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+	size_t es = mps_typecode_size(tc);
+	char *all = pack_all(tc, seq);
+	struct mpy_hold h;
+	if (!all || mpy_cells_hold(self, &h) < 0) {
+		PyMem_Free(all);
+		return -1;
 	}
-	char buf[16];
 	int r = 0;
-	for (Py_ssize_t k = 0, i = start; r == 0 && k < PySequence_Fast_GET_SIZE(seq); k++, i += step) {
-		r = mpy_pack(tc, PySequence_Fast_GET_ITEM(seq, k), buf);
-		if (r == 0)
-			r = array_result(mps_array_set(self->obj, (size_t)i, buf));
-	}
-	if (hold)
-		mps_array_release(self->obj);
-	return r;
+	for (Py_ssize_t k = 0; r == 0 && k < n; k++)
+		r = mps_array_set(self->obj, (size_t)(start + k * step), all + (size_t)k * es);
+	mpy_cells_unhold(self, &h);
+	PyMem_Free(all);
+	return array_result(r);
 }
 
 static int array_ass_subscript(MpsObject *self, PyObject *key, PyObject *value)
@@ -208,18 +232,17 @@ static int array_ass_subscript(MpsObject *self, PyObject *key, PyObject *value)
 			Py_DECREF(seq);
 			return r;
 		}
-		size_t es = mps_typecode_size(tc);
-		char *all = PyMem_Malloc((size_t)n * es + 1);
-		int r = all ? 0 : -1;
-		for (Py_ssize_t k = 0; r == 0 && k < n; k++)
-			r = mpy_pack(tc, PySequence_Fast_GET_ITEM(seq, k), all + (size_t)k * es);
+		char *all = pack_all(tc, seq);
 		Py_DECREF(seq);
-		if (r == 0 && n)
-			r = array_result(mps_array_write(self->obj, (size_t)start, (size_t)n, all));
+		struct mpy_hold h;
+		if (!all || mpy_cells_hold(self, &h) < 0) {
+			PyMem_Free(all);
+			return -1;
+		}
+		int r = n ? mps_array_write(self->obj, (size_t)start, (size_t)n, all) : 0;
+		mpy_cells_unhold(self, &h);
 		PyMem_Free(all);
-		if (!all)
-			PyErr_NoMemory();
-		return r;
+		return array_result(r);
 	}
 	Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
 	if (i == -1 && PyErr_Occurred())
@@ -230,9 +253,12 @@ static int array_ass_subscript(MpsObject *self, PyObject *key, PyObject *value)
 		PyErr_SetString(PyExc_IndexError, "invalid index");
 		return -1;
 	}
-	if (mpy_pack(tc, value, buf) < 0)
+	struct mpy_hold h;
+	if (mpy_pack(tc, value, buf) < 0 || mpy_cells_hold(self, &h) < 0)
 		return -1;
-	return array_result(mps_array_set(self->obj, (size_t)i, buf));
+	int r = mps_array_set(self->obj, (size_t)i, buf);
+	mpy_cells_unhold(self, &h);
+	return array_result(r);
 }
 
 static PyObject *array_repr(MpsObject *self)

@@ -191,6 +191,37 @@ static PyObject *cells_acquire_t(MpsObject *self, double timeout)
 	return mpy_acquired(r, ops->release, self->obj);
 }
 
+/* A library call that takes the cell's lock would wait for it with the
+ * GIL held, freezing every thread and deaf to Ctrl-C, while another
+ * process has it. An RLock (own or given) is taken first as acquire()
+ * takes it, and the call re-enters it; a given Lock cannot be re-entered,
+ * so the call runs with the GIL released. */
+int mpy_cells_hold(MpsObject *self, struct mpy_hold *h)
+{
+	const struct cell_ops *ops = ops_of(self);
+	int sync = ops->sync(self->obj);
+	h->taken = 0;
+	h->ts = NULL;
+	if (sync == MPS_SYNC_LOCK) {
+		h->ts = PyEval_SaveThread();
+	} else if (sync != MPS_SYNC_NONE) {
+		PyObject *ok = cells_acquire_t(self, MPS_FOREVER);
+		if (!ok)
+			return -1;
+		Py_DECREF(ok);
+		h->taken = 1;
+	}
+	return 0;
+}
+
+void mpy_cells_unhold(MpsObject *self, struct mpy_hold *h)
+{
+	if (h->ts)
+		PyEval_RestoreThread(h->ts);
+	if (h->taken)
+		ops_of(self)->release(self->obj);
+}
+
 PyObject *mpy_cells_acquire(MpsObject *self, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames)
 {

@@ -40,7 +40,11 @@ static PyObject *value_get(MpsObject *self, PyObject *unused)
 {
 	(void)unused;
 	char buf[16];
+	struct mpy_hold h;
+	if (mpy_cells_hold(self, &h) < 0)
+		return NULL;
 	int r = mps_value_get(self->obj, buf);
+	mpy_cells_unhold(self, &h);
 	if (r == EOWNERDEAD && mpy_owner_died() < 0)
 		return NULL;
 	if (r && r != EOWNERDEAD)
@@ -55,9 +59,11 @@ static int value_set_o(MpsObject *self, PyObject *o)
 		PyErr_SetString(PyExc_AttributeError, "cannot delete value");
 		return -1;
 	}
-	if (mpy_pack(mps_value_typecode(self->obj), o, buf) < 0)
+	struct mpy_hold h;
+	if (mpy_pack(mps_value_typecode(self->obj), o, buf) < 0 || mpy_cells_hold(self, &h) < 0)
 		return -1;
 	int r = mps_value_set(self->obj, buf);
+	mpy_cells_unhold(self, &h);
 	if (r == EOWNERDEAD)
 		return mpy_owner_died();
 	if (r) {

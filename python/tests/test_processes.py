@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import unittest
 import warnings
@@ -218,6 +219,41 @@ class Fork(unittest.TestCase):
                     os._exit(3)
         _, status = os.waitpid(pid, 0)
         self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+
+
+def hold_cell_lock(cell, held, release):
+    with cell.get_lock():
+        held.set()
+        release.wait(5)
+
+
+class HeldCellLock(unittest.TestCase):
+    def test_waiting_for_a_value_lock_releases_the_gil(self):
+        # Reading a Value/Array whose lock another process holds waits as
+        # multiprocessing's Synchronized does, without the GIL: here a
+        # thread of this process must run to make the holder let go. With
+        # the GIL held, that thread starved until the holder's 5 s timeout.
+        ctx = mp.get_context("fork")
+        makers = {"Value": lambda: mpsync.Value("i", 7),
+                  "Array": lambda: mpsync.Array("i", [7]),
+                  "Value with a given Lock": lambda: mpsync.Value("i", 7, lock=mpsync.Lock()),
+                  "Array with a given RLock": lambda: mpsync.Array("i", [7],
+                                                                   lock=mpsync.RLock())}
+        for what, make in makers.items():
+            with self.subTest(what):
+                cell, held, release = make(), mpsync.Event(), mpsync.Event()
+                p = ctx.Process(target=hold_cell_lock, args=(cell, held, release))
+                p.start()
+                self.assertTrue(held.wait(30))
+                helper = threading.Thread(target=lambda: (time.sleep(0.2), release.set()))
+                t0 = time.monotonic()
+                helper.start()
+                value = cell.value if what.startswith("Value") else cell[0]
+                elapsed = time.monotonic() - t0
+                helper.join()
+                p.join()
+                self.assertEqual(value, 7)
+                self.assertLess(elapsed, 4)
 
 
 class CtrlC(unittest.TestCase):
