@@ -22,6 +22,10 @@ PyObject *mpy_error(int code)
 	case MPS_EBROKEN:
 		PyErr_SetNone(Mpy_BrokenBarrierError);
 		break;
+	case ENOSPC:        /* say which space: not the disk's */
+		PyErr_SetObject(PyExc_OSError, Py_BuildValue("(is)", ENOSPC, "no space left in the "
+		                "shared memory segment (see Manager's size=, Queue's capacity=)"));
+		break;
 	default:
 		errno = code;   /* FileNotFoundError, FileExistsError... by errno */
 		PyErr_SetFromErrno(PyExc_OSError);

@@ -1,6 +1,7 @@
 """mpsync.Manager: SyncManager's methods and the proxies' behaviour, objects
 shared with other processes (spawned children, and an unrelated interpreter
 that attaches by name), and the segment's removal."""
+import errno
 import multiprocessing as mp
 import os
 import pickle
@@ -288,6 +289,15 @@ class Lifetime(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, "a name is 1 to .* at least 65536 bytes"):
                 mpsync.Manager(**kw)
         self.assertFalse(shm_exists("pyr-small"))
+
+    def test_full_segment_says_so(self):
+        # Was "[Errno 28] No space left on device", which reads as the disk.
+        with mpsync.Manager(size=65536) as m:
+            d = m.dict()
+            with self.assertRaisesRegex(OSError, "shared memory segment") as cm:
+                d["x"] = "y" * 100000
+            self.assertEqual(cm.exception.errno, errno.ENOSPC)
+            self.assertEqual(len(d), 0)
 
     def test_named_manager_exists(self):
         name = "mpsync-test-mgr-%d" % os.getpid()
