@@ -46,6 +46,8 @@ extern PyObject *Mpy_Dumps, *Mpy_Loads, *Mpy_Protocol;   /* pickle */
 
 /* Errors: sets the Python exception for a library code; returns NULL. */
 PyObject *mpy_error(int code);
+/* OSError(code, msg, filename): filename may be NULL. Returns NULL. */
+PyObject *mpy_os_error(int code, const char *msg, const char *filename);
 /* The raised exception as one object, and back (3.12's API, or Fetch). */
 PyObject *mpy_take_exception(void);
 void mpy_give_exception(PyObject *exc);

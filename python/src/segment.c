@@ -26,6 +26,25 @@ int mpy_parse_mode(PyObject *mode, int *out)
 	return 0;
 }
 
+/* What the segment-specific codes mean (segment.h), for the OSError. */
+static const char *segment_why(int r)
+{
+	switch (r) {
+	case EPROTO:
+		return "not an mpsync segment, or one of another layout version";
+	case EBADMSG:
+		return "the segment's header is corrupt";
+	case EAGAIN:
+		return "the segment is still being initialised by its creator";
+	case ENOTRECOVERABLE:
+		return "the segment's creator died before initialising it (mpsync rm removes it)";
+	case EXDEV:
+		return "the segment was created in another PID namespace";
+	default:
+		return NULL;
+	}
+}
+
 static PyObject *segment_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"name", "size", "mode", NULL};
@@ -55,6 +74,8 @@ static PyObject *segment_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 		                    "'/' after a leading one, and a new segment needs at least %d "
 		                    "bytes", name, MPS_SEG_NAME_MAX,
 		                    MPS_SEG_MIN_SIZE);
+	if (r && segment_why(r))
+		return mpy_os_error(r, segment_why(r), name);
 	if (r)
 		return mpy_error(r);
 	SegmentObject *self = (SegmentObject *)tp->tp_alloc(tp, 0);

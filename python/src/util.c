@@ -6,6 +6,18 @@
 
 #include "_mpsync.h"
 
+/* OSError(code, msg[, filename]) with our own words for the code. */
+PyObject *mpy_os_error(int code, const char *msg, const char *filename)
+{
+	PyObject *args = filename ? Py_BuildValue("(iss)", code, msg, filename)
+	                          : Py_BuildValue("(is)", code, msg);
+	if (args) {
+		PyErr_SetObject(PyExc_OSError, args);
+		Py_DECREF(args);
+	}
+	return NULL;
+}
+
 PyObject *mpy_error(int code)
 {
 	int saved = errno;
@@ -23,8 +35,8 @@ PyObject *mpy_error(int code)
 		PyErr_SetNone(Mpy_BrokenBarrierError);
 		break;
 	case ENOSPC:        /* say which space: not the disk's */
-		PyErr_SetObject(PyExc_OSError, Py_BuildValue("(is)", ENOSPC, "no space left in the "
-		                "shared memory segment (see Manager's size=, Queue's capacity=)"));
+		mpy_os_error(ENOSPC, "no space left in the shared memory segment (see Manager's "
+		             "size=, Queue's capacity=) or in /dev/shm", NULL);
 		break;
 	default:
 		errno = code;   /* FileNotFoundError, FileExistsError... by errno */

@@ -290,6 +290,18 @@ class Lifetime(unittest.TestCase):
                 mpsync.Manager(**kw)
         self.assertFalse(shm_exists("pyr-small"))
 
+    def test_attaching_what_is_not_a_segment_says_why(self):
+        # A zero-filled file reads as a creator that died before finishing;
+        # was "[Errno 131] State not recoverable" with no name.
+        path = "/dev/shm/pyr-not-a-segment-%d" % os.getpid()
+        with open(path, "wb") as f:
+            f.write(bytes(1 << 16))
+        try:
+            with self.assertRaisesRegex(OSError, "creator died before .*not-a-segment"):
+                mpsync.Manager.attach(os.path.basename(path))
+        finally:
+            os.unlink(path)
+
     def test_full_segment_says_so(self):
         # Was "[Errno 28] No space left on device", which reads as the disk.
         with mpsync.Manager(size=65536) as m:
