@@ -92,17 +92,21 @@ static double monotonic(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The library reports a signal as EINTR only when it lands while the
- * thread sleeps in the kernel. Its sliced waits (and the Queue's rechecks)
- * also run between sleeps; a signal handled there, or one that arrives
- * while a timed-out thread waits for a CPU, sets Python's flag but leaves
- * the library asleep. So a long wait is cut into slices: after each one
- * the GIL is taken back and PyErr_CheckSignals sees the flag. */
+/* The library reports a signal as EINTR when its handler ran before the
+ * call's last check for pending signals or while it sleeps in the kernel.
+ * A handler that runs between that check and the sleep (a few
+ * instructions; no futex wait can close it), or one that arrives while a
+ * timed-out sleep waits for a CPU, sets Python's flag but leaves the
+ * library asleep. Python runs signal handlers only in the main thread, so
+ * only the main thread cuts a long wait into slices, after each of which
+ * PyErr_CheckSignals sees the flag; every other thread sleeps until it is
+ * woken (idle waiters cost nothing). */
 #define SIGNAL_SLICE 0.1
 
 int mpy_block_sliced(mpy_blocking_fn fn, void *obj, double timeout, void *arg, double slice)
 {
 	double deadline = isinf(timeout) ? timeout : monotonic() + timeout;
+	bool main_thread = _PyOS_IsMainThread();
 	/* A signal caught since the interpreter last looked (say, during the
 	 * first, non-blocking attempt) would not interrupt the wait: its C
 	 * handler has already run. Run the Python handlers now. */
@@ -110,7 +114,7 @@ int mpy_block_sliced(mpy_blocking_fn fn, void *obj, double timeout, void *arg, d
 		return -1;
 	for (;;) {
 		int r;
-		double t = timeout > slice ? slice : timeout;
+		double t = timeout > slice && main_thread ? slice : timeout;
 		Py_BEGIN_ALLOW_THREADS
 		bool was = mps_set_interruptible(true);
 		r = fn(obj, t, arg);

@@ -276,5 +276,72 @@ class OwnerDied(unittest.TestCase):
         self.assertFalse(lock.locked())
 
 
+def _switches(native_id):
+    """Context switches of one thread of this process so far."""
+    total = 0
+    with open(f"/proc/self/task/{native_id}/status") as f:
+        for line in f:
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
+class QuietWaiting(unittest.TestCase):
+    """Threads other than the main thread sleep until woken: no slices of
+    their own (Python runs handlers in the main thread only), and the
+    library's waiters do not poll, except one watcher per lock."""
+
+    WAITERS = 20
+
+    def _check(self, make_wait):
+        started = threading.Barrier(self.WAITERS + 1)
+        ids = []
+        threads = []
+        for _ in range(self.WAITERS):
+            wait = make_wait()
+            def run(wait=wait):
+                ids.append(threading.get_native_id())
+                started.wait()
+                wait()
+            threads.append(threading.Thread(target=run))
+        for t in threads:
+            t.start()
+        started.wait()
+        time.sleep(0.3)            # every waiter has gone to sleep
+        before = {i: _switches(i) for i in ids}
+        time.sleep(1.5)
+        noisy = [i for i in ids if _switches(i) - before[i] > 5]
+        return threads, noisy
+
+    def test_lock(self):
+        lock = mpsync.Lock()
+        lock.acquire()
+        def take_and_give_back():
+            self.assertTrue(lock.acquire(timeout=30))
+            lock.release()
+        threads, noisy = self._check(lambda: take_and_give_back)
+        lock.release()
+        for t in threads:
+            t.join()
+        self.assertLessEqual(len(noisy), 1, f"{len(noisy)} of {self.WAITERS} waiters woke "
+                             "more than 5 times in 1.5 s")
+
+    def test_semaphore(self):
+        sem = mpsync.Semaphore(0)
+        threads, noisy = self._check(lambda: (lambda: sem.acquire(timeout=30)))
+        sem.release(self.WAITERS)
+        for t in threads:
+            t.join()
+        self.assertEqual(noisy, [])
+
+    def test_event(self):
+        ev = mpsync.Event()
+        threads, noisy = self._check(lambda: (lambda: ev.wait(30)))
+        ev.set()
+        for t in threads:
+            t.join()
+        self.assertEqual(noisy, [])
+
+
 if __name__ == "__main__":
     unittest.main()
