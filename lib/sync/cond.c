@@ -247,6 +247,7 @@ static int wait_deadline(mps_cond_t *c, uint32_t *lockword, uint32_t *depth,
 	uint32_t saved = depth ? *depth : 0;
 	if (depth)
 		*depth = 0;
+	mps_held_pop(lockword);
 	mps_lockword_release(lockword);
 
 	int why = 0;
@@ -323,10 +324,11 @@ static unsigned take(uint32_t *from, uint32_t *to, unsigned n)
 	return k;
 }
 
-int mps_cond_notify(mps_cond_t *c, unsigned n)
+__attribute__((noinline))
+static int notify_some(mps_cond_t *c, unsigned n, uint64_t w)
 {
 	uint32_t *word = futex_word(c);
-	uint64_t w = a_load64(&c->groups), seen;
+	uint64_t seen;
 	unsigned old_chosen, new_chosen;
 	uint32_t old_g1, new_g1;
 	for (;;) {
@@ -376,12 +378,11 @@ static uint32_t *requeue_target(mps_cond_t *c)
 	return lw_owner(v) == mps_self_tid() ? lockword : NULL;
 }
 
-int mps_cond_notify_all(mps_cond_t *c)
+__attribute__((noinline))
+static int notify_everyone(mps_cond_t *c, uint64_t w)
 {
 	uint32_t *word = futex_word(c);
-	uint64_t w = a_load64(&c->groups), seen, closed;
-	if (unpack(w).unsignalled == 0 && unpack(w).g2_count == 0)
-		return 0;
+	uint64_t seen, closed;
 	/* Before the publishing CAS: after it a woken waiter may return and
 	 * free both objects. A WAITERS bit set for nothing costs one wake. */
 	uint32_t *lockword = requeue_target(c);
@@ -403,6 +404,31 @@ int mps_cond_notify_all(mps_cond_t *c)
 		return 0;
 	mps_futex_wake(word, INT_MAX, MPS_FUTEX_ANY);
 	return 0;
+}
+
+/* Nobody waiting (no G1 member left unchosen, nobody in G2): no notify
+ * has anything to do. */
+static bool nobody(uint64_t w)
+{
+	return (w & ((uint64_t)COUNT_MAX << UNSIG_SHIFT)) == 0
+	    && (w & ((uint64_t)COUNT_MAX << G2N_SHIFT)) == 0;
+}
+
+/* The fast paths: one load when nobody waits, and no stack frame. */
+int mps_cond_notify(mps_cond_t *c, unsigned n)
+{
+	uint64_t w = a_load64(&c->groups);
+	if (n == 0 || nobody(w))
+		return 0;
+	return notify_some(c, n, w);
+}
+
+int mps_cond_notify_all(mps_cond_t *c)
+{
+	uint64_t w = a_load64(&c->groups);
+	if (nobody(w))
+		return 0;
+	return notify_everyone(c, w);
 }
 
 unsigned mps_cond_n_waiting(const mps_cond_t *c)

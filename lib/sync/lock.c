@@ -279,7 +279,6 @@ int mps_lockword_acquire_slow(uint32_t *word, uint32_t self, double timeout, boo
 
 int mps_lockword_release(uint32_t *word)
 {
-	mps_held_pop(word);
 	uint32_t v = a_load_relaxed(word), seen, next;
 	for (;;) {
 		if (!lw_held(v) || lw_handoff(v))
@@ -333,8 +332,18 @@ int mps_lock_acquire(mps_lock_t *l, double timeout)
 	return acquire_slow(l, timeout);
 }
 
+/* Out of line, so that the fast path below needs no stack frame. */
+__attribute__((noinline, cold))
+static int release_slow(mps_lock_t *l)
+{
+	mps_held_pop_slow(&l->word);
+	return mps_lockword_release(&l->word);
+}
+
 int mps_lock_release(mps_lock_t *l)
 {
+	if (!mps_held_pop_top(&l->word))
+		return release_slow(l);
 	return mps_lockword_release(&l->word);
 }
 

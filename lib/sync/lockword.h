@@ -38,8 +38,8 @@ static inline bool lw_handoff(uint32_t word)
 __attribute__((noinline, cold))
 int mps_lockword_acquire_slow(uint32_t *word, uint32_t self, double timeout, bool has_slept);
 
-/* 0, or EPERM when the word is not held. Pops the word off the caller's held
- * record; after the publishing CAS it makes at most one futex call. */
+/* 0, or EPERM when the word is not held; after the publishing CAS it makes
+ * at most one futex call. The caller pops the word off its held record. */
 int mps_lockword_release(uint32_t *word);
 
 /* Whether the word holds the caller's tid and the caller took it. */

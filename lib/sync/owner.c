@@ -51,7 +51,6 @@
 
 #define STAMP_PAGE 4096
 
-_Thread_local uint32_t mps_tls_tid __attribute__((tls_model("initial-exec")));
 _Thread_local struct mps_held mps_tls_held __attribute__((tls_model("initial-exec")));
 
 /* A whole page of .bss: beyond the file's last page, so privately anonymous,
@@ -82,14 +81,16 @@ uint32_t mps_self_tid_slow(void)
 {
 	int saved = errno;
 	pthread_once(&stamp_once, arm_stamp);
-	if (!mps_stamp_page[0] && mps_tls_tid) {
-		/* A child: what the parent's thread held is not ours. */
+	if (!mps_stamp_page[0]) {
+		/* A child (or the first call in this process): what the parent's
+		 * thread held is not ours. */
 		memset(&mps_tls_held, 0, sizeof mps_tls_held);
 	}
-	mps_tls_tid = (uint32_t)gettid();
+	uint32_t tid = (uint32_t)gettid();
+	mps_tls_held.tid = tid;
 	mps_stamp_page[0] = 1;
 	errno = saved;
-	return mps_tls_tid;
+	return tid;
 }
 
 bool mps_read_word(const void *p, uint32_t *out)

@@ -65,6 +65,15 @@ static int acquire_slow(mps_rlock_t *r, double timeout)
 	return err;
 }
 
+/* The held record is full: the rare path, out of line. */
+__attribute__((noinline, cold))
+static int first_slow(mps_rlock_t *r)
+{
+	mps_held_push_slow(&r->word);
+	r->count = 1;
+	return 0;
+}
+
 int mps_rlock_acquire(mps_rlock_t *r, double timeout)
 {
 	uint32_t self = mps_cached_tid();   /* 0 until this thread's first call */
@@ -74,7 +83,8 @@ int mps_rlock_acquire(mps_rlock_t *r, double timeout)
 			return 0;
 		}
 		if (a_cas(&r->word, 0, self) == 0) {
-			mps_held_push(&r->word);
+			if (!mps_held_push_fast(&r->word))
+				return first_slow(r);
 			r->count = 1;
 			return 0;
 		}
@@ -82,9 +92,10 @@ int mps_rlock_acquire(mps_rlock_t *r, double timeout)
 	return acquire_slow(r, timeout);
 }
 
-int mps_rlock_release(mps_rlock_t *r)
+/* A release whose word is not the most recent on the held record. */
+__attribute__((noinline, cold))
+static int release_slow(mps_rlock_t *r)
 {
-	/* A thread whose tid is not cached yet has acquired nothing. */
 	uint32_t self = mps_cached_tid();
 	if (!self || !mine(r, self))
 		return EPERM;
@@ -93,6 +104,22 @@ int mps_rlock_release(mps_rlock_t *r)
 		return 0;
 	}
 	r->count = 0;
+	mps_held_pop(&r->word);
+	return mps_lockword_release(&r->word);
+}
+
+int mps_rlock_release(mps_rlock_t *r)
+{
+	/* A thread whose tid is not cached yet has acquired nothing. */
+	uint32_t self = mps_cached_tid();
+	if (!self || !owned_by(r, self) || !mps_held_top(&r->word))
+		return release_slow(r);
+	if (r->count > 1) {
+		r->count--;
+		return 0;
+	}
+	r->count = 0;
+	mps_held_pop_top(&r->word);
 	return mps_lockword_release(&r->word);
 }
 
