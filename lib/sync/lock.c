@@ -148,6 +148,13 @@ static int give_up(struct waiter *w, int why)
 	for (;;) {
 		if (try_take(w, v))
 			return took(w, 0);
+		/* A failed take on a word that changed meanwhile (a newcomer set
+		 * WATCHED on a HANDOFF meant for us): look again. */
+		seen = a_load(w->word);
+		if (seen != v) {
+			v = seen;
+			continue;
+		}
 		bool watcher = still_watching(w, v);
 		next = v;
 		if (w->starving && !lw_handoff(v))
