@@ -56,7 +56,7 @@ _Thread_local struct mps_held mps_tls_held __attribute__((tls_model("initial-exe
 
 /* A whole page of .bss: beyond the file's last page, so privately anonymous,
  * which MADV_WIPEONFORK requires. A fixed address keeps the check one load. */
-volatile uint32_t mps_stamp_page[STAMP_PAGE / sizeof(uint32_t)]
+uint32_t mps_stamp_page[STAMP_PAGE / sizeof(uint32_t)]
 	__attribute__((aligned(STAMP_PAGE), visibility("hidden")));
 
 static pthread_once_t stamp_once = PTHREAD_ONCE_INIT;
@@ -69,12 +69,12 @@ uint64_t mps_debug_held_overflows(void)
 
 static void clear_stamp_in_child(void)
 {
-	mps_stamp_page[0] = 0;
+	a_store(&mps_stamp_page[0], 0);
 }
 
 static void arm_stamp(void)
 {
-	if (madvise((void *)mps_stamp_page, STAMP_PAGE, MADV_WIPEONFORK) != 0)
+	if (madvise(mps_stamp_page, STAMP_PAGE, MADV_WIPEONFORK) != 0)
 		pthread_atfork(NULL, NULL, clear_stamp_in_child);
 }
 
@@ -82,14 +82,14 @@ uint32_t mps_self_tid_slow(void)
 {
 	int saved = errno;
 	pthread_once(&stamp_once, arm_stamp);
-	if (!mps_stamp_page[0]) {
+	if (!a_load_relaxed(&mps_stamp_page[0])) {
 		/* A child (or the first call in this process): what the parent's
 		 * thread held is not ours. */
 		memset(&mps_tls_held, 0, sizeof mps_tls_held);
 	}
 	uint32_t tid = (uint32_t)gettid();
 	mps_tls_held.tid = tid;
-	mps_stamp_page[0] = 1;
+	a_store(&mps_stamp_page[0], 1);
 	errno = saved;
 	return tid;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "../../arch/atomic.h"
 
 #define MPS_HELD_MAX 32
 
@@ -25,7 +26,7 @@ extern _Thread_local struct mps_held mps_tls_held __attribute__((tls_model("init
 
 /* A page advised MADV_WIPEONFORK: word 0 is nonzero in the process that set
  * it and zero in every child, made by fork(), _Fork() or clone() alike. */
-extern volatile uint32_t mps_stamp_page[] __attribute__((visibility("hidden")));
+extern uint32_t mps_stamp_page[] __attribute__((visibility("hidden")));
 
 uint32_t mps_self_tid_slow(void);
 
@@ -34,7 +35,7 @@ uint32_t mps_self_tid_slow(void);
 static inline uint32_t mps_cached_tid(void)
 {
 	uint32_t tid = mps_tls_held.tid;
-	return mps_stamp_page[0] ? tid : 0;
+	return a_load_relaxed(&mps_stamp_page[0]) ? tid : 0;
 }
 
 static inline uint32_t mps_self_tid(void)
