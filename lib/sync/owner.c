@@ -6,8 +6,9 @@
  * handlers run only for fork(), not for _Fork() or a raw clone(). So the
  * cache is trusted only while a stamp in a MADV_WIPEONFORK page is set: the
  * kernel zeroes that page in every child however it was made, and the child's
- * next call re-reads its tid. (A kernel without MADV_WIPEONFORK, before 4.14:
- * an atfork handler clears the stamp, covering fork() only.)
+ * next call re-reads its tid. An atfork handler clears the stamp too, which
+ * covers fork() where MADV_WIPEONFORK is missing (kernels before 4.14) or
+ * ignored (qemu-user).
  *
  * What do I hold. A word holding my tid is mine only if I put it there: a
  * dead thread whose tid the kernel later gave me may have left it. Every
@@ -72,10 +73,13 @@ static void clear_stamp_in_child(void)
 	a_store(&mps_stamp_page[0], 0);
 }
 
+/* The atfork handler as well: qemu-user (7.2) accepts MADV_WIPEONFORK and
+ * ignores it, and kernels before 4.14 refuse it; fork() children are then
+ * still covered, _Fork() and clone() children are not. */
 static void arm_stamp(void)
 {
-	if (madvise(mps_stamp_page, STAMP_PAGE, MADV_WIPEONFORK) != 0)
-		pthread_atfork(NULL, NULL, clear_stamp_in_child);
+	madvise(mps_stamp_page, STAMP_PAGE, MADV_WIPEONFORK);
+	pthread_atfork(NULL, NULL, clear_stamp_in_child);
 }
 
 uint32_t mps_self_tid_slow(void)
