@@ -7,7 +7,7 @@
  *   team.c        the shared arena; workers as threads or forked processes
  *   futex3.c      the floor: Drepper's mutex3 and a raw futex wait/wake
  *   glibc.c       pshared pthread objects, and the lock table for scenarios
- *   uncontended.c contended.c handoff.c barrier.c notify.c urcu.c
+ *   uncontended.c contended.c handoff.c barrier.c notify.c idle.c urcu.c
  *                 one file per scenario family (urcu_none.c replaces
  *                 urcu.c when liburcu-memb is not found)
  *   manager.c     the manager family: segment objects against Python's
@@ -217,6 +217,7 @@ void run_contended(const struct opts *o);
 void run_handoff(const struct opts *o);
 void run_barrier(const struct opts *o);
 void run_notify(const struct opts *o);
+void run_idle(const struct opts *o);
 bool urcu_available(void);
 void run_urcu(const struct opts *o);
 void run_manager(const struct opts *o);

@@ -31,8 +31,10 @@ static const char usage[] =
 "  --threads        workers as threads only\n"
 "  --procs          workers as processes only (fork, MAP_SHARED objects)\n"
 "  --only PREFIX    only scenarios whose name starts with PREFIX: uncontended/,\n"
-"                   contended/, handoff/, barrier, notify_all, urcu/, manager/,\n"
-"                   python/ (the mpsync package against multiprocessing)\n"
+"                   contended/, handoff/, barrier, notify_all, idle/, urcu/, manager/,
+"
+"                   python/ (the mpsync package against multiprocessing)
+"
 "                   (e.g. --only contended/lock-short, --only handoff)\n"
 "  --duration S     seconds per timed measurement (quick 0.05, full 0.3)\n"
 "  --reps N         repetitions per measurement; the median is reported\n"
@@ -281,6 +283,7 @@ int main(int argc, char **argv)
 	run_handoff(&o);
 	run_barrier(&o);
 	run_notify(&o);
+	run_idle(&o);
 	run_urcu(&o);
 	run_manager(&o);
 	run_python_family(&o);

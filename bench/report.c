@@ -232,6 +232,42 @@ static void table_notify(FILE *f)
 	}
 }
 
+static void table_idle(FILE *f)
+{
+	char a[32], b[32], c[32], d[32];
+	bool any = false;
+	for (int i = 0; i < results_count(); i++) {
+		const struct result *m = results_at(i);
+		if (m->role != ROLE_MPS || !starts(m->scenario, "idle/") || m->mode != MODE_THREADS)
+			continue;
+		const struct result *x = other(m, ROLE_REF);
+		if (!any) {
+			fprintf(f, "\n== Idle: %d threads blocked on one object that nobody releases; wake-ups "
+			           "per second of all of them together and their CPU time in %% of one CPU, "
+			           "LOWER is better ==\n", m->n);
+			fprintf(f, "%-12s %14s %14s | %10s %10s | %s\n", "object", "wake/s mps", "wake/s cp",
+			        "cpu% mps", "cpu% cp", "counterpart");
+			any = true;
+		}
+		snprintf(a, sizeof a, "%.1f", m->value);
+		snprintf(b, sizeof b, "%.1f", x ? x->value : NAN);
+		snprintf(c, sizeof c, "%.3f", m->busy);
+		snprintf(d, sizeof d, "%.3f", x ? x->busy : NAN);
+		fprintf(f, "%-12s %14s %14s | %10s %10s | %s\n", m->scenario + 5, a, b, c, d,
+		        x ? x->impl : "-");
+	}
+	for (int i = 0; i < results_count(); i++) {
+		const struct result *m = results_at(i);
+		if (m->role != ROLE_MPS || !starts(m->scenario, "idle/recovery"))
+			continue;
+		const struct result *x = other(m, ROLE_REF);
+		fprintf(f, "%s: %d waiter process(es), SIGKILL of the holder -> first EOWNERDEAD: mpsync "
+		           "p50 %s p99 %s (%d samples); robust pthread mutex p50 %s p99 %s\n",
+		        m->scenario, m->n, fmt_ns(a, sizeof a, m->p50), fmt_ns(b, sizeof b, m->p99), m->reps,
+		        fmt_ns(c, sizeof c, x ? x->p50 : NAN), fmt_ns(d, sizeof d, x ? x->p99 : NAN));
+	}
+}
+
 static void table_urcu(FILE *f)
 {
 	char a[32], b[32], c[32], d[32], e[32];
@@ -599,6 +635,31 @@ static void target_python(FILE *f)
 	                  "python: Value += 1 >= 50x faster than SyncManager");
 }
 
+/* Issue 9: 100 waiters cost <= 100 wake-ups/s and <= 1% of a CPU per
+ * object; recovery p99 <= 50 ms with 1 and with 100 waiters. */
+static void target_idle(FILE *f)
+{
+	bool any = false;
+	for (int i = 0; i < results_count(); i++) {
+		const struct result *m = results_at(i);
+		if (m->role != ROLE_MPS || !starts(m->scenario, "idle/"))
+			continue;
+		any = true;
+		if (m->mode == MODE_THREADS) {
+			bool ok = m->value <= 100 && m->busy <= 1.0;
+			target(f, ok ? MET : MISSED, "%s: %d waiters <= 100 wake-ups/s and <= 1%% CPU: "
+			       "%.1f/s, %.3f%%", m->scenario, m->n, m->value, m->busy);
+		} else {
+			bool ok = !isnan(m->p99) && m->p99 <= 50e6;
+			target(f, ok ? MET : MISSED, "%s: recovery after SIGKILL p99 <= 50 ms: %.1f ms",
+			       m->scenario, m->p99 / 1e6);
+		}
+	}
+	if (!any)
+		target(f, NOT_MEASURED, "idle waiters <= 100 wake-ups/s, <= 1%% CPU; recovery p99 "
+		       "<= 50 ms: not measured");
+}
+
 static void targets(FILE *f, const struct opts *o)
 {
 	fprintf(f, "\n== Targets (shown, not asserted; ratios are mpsync / counterpart unless said) ==\n");
@@ -610,6 +671,7 @@ static void targets(FILE *f, const struct opts *o)
 	target_handoff(f);
 	target_barrier(f);
 	target_notify(f);
+	target_idle(f);
 	target_manager(f);
 	target_python(f);
 }
@@ -621,6 +683,7 @@ void report_print(FILE *f, const struct opts *o)
 	table_handoff(f);
 	table_barrier(f);
 	table_notify(f);
+	table_idle(f);
 	table_urcu(f);
 	table_manager(f);
 	table_python(f);

@@ -1088,7 +1088,8 @@ static long disturb(const struct cond_case *c, struct mps_area *a, uint32_t n)
 		parent_lock(c, a);
 		cr_assert_eq(mps_cond_notify(&a->cond, 0), 0);
 		parent_unlock(c, a);
-		long r = raw_futex_wake(&a->cond.seq);
+		/* The futex word: the low half of groups (design.md §7). */
+		long r = raw_futex_wake((uint32_t *)&a->cond.groups);
 		woken += r > 0 ? r : 0;
 		mps_event_set(&a->event);
 		mps_event_clear(&a->event);

@@ -38,13 +38,14 @@ lock              | lock    |                                       | safety    
 lock-death        | lock    | -DDEATH -DITER=1                      | safety         | pass
 lock-death-live   | lock    | -DDEATH -DITER=1                      | ltl:survivors  | pass
 lock-reach-grant  | lock    | -DITER=1 -DREACH_HANDOFF_GRANTED      | safety         | fail
-lock-reach-cancel | lock    | -DITER=1 -DREACH_HANDOFF_CANCELLED    | safety         | fail
+lock-reach-handon | lock    | -DDEATH -DITER=1 -DREACH_HAND_ON      | safety         | fail
 lock-reach-dead   | lock    | -DDEATH -DITER=1 -DREACH_OWNERDEAD    | safety         | fail
 lock-reach-withdraw| lock   | -DITER=1 -DREACH_WITHDRAW             | safety         | fail
 lock-mut-nowake   | lock    | -DITER=1 -DMUT_NO_WAKE                | safety         | fail
 lock-mut-nowaiters| lock    | -DITER=1 -DMUT_SLEEP_WITHOUT_WAITERS  | safety         | fail
-lock-mut-nocancel | lock    | -DITER=1 -DMUT_NO_CANCEL              | safety         | fail
-lock-mut-barge    | lock    | -DITER=1 -DMUT_BARGE_HANDOFF          | safety         | fail
+lock-mut-wakeone  | lock    | -DDEATH -DITER=1 -DMUT_WAKE_ONE       | ltl:survivors  | fail
+lock-mut-nowatch  | lock    | -DDEATH -DITER=1 -DMUT_NO_WATCHER     | ltl:survivors  | fail
+lock-mut-barge    | lock    | -DITER=2 -DMUT_BARGE_HANDOFF          | safety         | fail
 lock-mut-noprobe  | lock    | -DDEATH -DITER=1 -DMUT_NO_DEAD_PROBE  | ltl:survivors  | fail
 EOF
 	[ -f "$models/cond.pml" ] && cat <<'EOF'
@@ -60,7 +61,7 @@ cond-mut-samebit  | cond    | -DMUT_SAME_BIT                        | safety    
 cond-mut-rejoin   | cond    | -DMUT_JOIN_G1                         | safety         | fail
 cond-mut-leave    | cond    | -DTIMED -DMUT_LEAVE_WITH_CHOICE       | safety         | fail
 cond-mut-nobump   | cond    | -DMUT_NO_SEQ_BUMP                     | safety         | fail
-cond-mut-requeue  | cond    | -DNOTIFY_ALL -DMUT_REQUEUE_NO_WAITERS | safety         | fail
+cond-mut-lateread | cond    | -DMUT_LATE_READ                       | safety         | fail
 EOF
 	[ -f "$models/event.pml" ] && cat <<'EOF'
 event             | event   |                                       | safety         | pass

@@ -20,6 +20,9 @@ int   mps_lock_acquire(mps_lock_t *l, double timeout); /* 0 ETIMEDOUT EOWNERDEAD
 int   mps_lock_release(mps_lock_t *l);                 /* 0 EPERM (not locked) */
 bool  mps_lock_locked(const mps_lock_t *l);
 pid_t mps_lock_owner(const mps_lock_t *l);             /* tid of the holder, 0 when free */
+/* Whether the calling thread took the lock and holds it: its tid is in the
+ * word AND it put it there (not a dead thread whose tid it was given later). */
+bool  mps_lock_is_mine(const mps_lock_t *l);
 
 #ifdef __cplusplus
 }

@@ -57,10 +57,7 @@ static uint64_t pid_namespace(void)
 
 bool mps_process_alive(int pid, uint64_t start)
 {
-	if (pid <= 0)
-		return false;
-	uint64_t now = mps_process_start(pid);
-	return now != 0 && (start == 0 || now == start);
+	return mps_pid_alive_since(pid, start);
 }
 
 static int attach(struct mps_seg_header *h)

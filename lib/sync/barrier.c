@@ -41,6 +41,7 @@
 #include <mpsync/barrier.h>
 #include "deadline.h"
 #include "futex.h"
+#include "interrupt.h"
 #include "spin.h"
 
 _Static_assert(sizeof(mps_barrier_t) <= 24, "Barrier is at most 24 bytes (ABI)");
@@ -124,11 +125,14 @@ static bool break_epoch(mps_barrier_t *b, uint32_t mine)
 /* Sleeps until epoch mine ends or the deadline; returns the final state,
  * and r = ETIMEDOUT or EINTR when it gave up with the epoch unchanged. */
 static uint64_t sleep_through(mps_barrier_t *b, uint32_t mine,
-                              const struct mps_deadline *deadline, int *r)
+                              const struct mps_deadline *deadline, int *r,
+                              struct mps_sigguard *guard)
 {
 	struct mps_spin spin;
 	uint64_t st = a_load64(&b->state), seen;
 	*r = 0;
+	/* From here on a handler that runs gives EINTR (interrupt.h). */
+	mps_sigguard_enter(guard);
 	/* Spinning pays only if every party can run at once; otherwise it takes
 	 * the CPU from a party that has yet to arrive. */
 	if (deadline->kind != MPS_DEADLINE_POLL && b->parties <= mps_usable_cpus()
@@ -152,7 +156,7 @@ static uint64_t sleep_through(mps_barrier_t *b, uint32_t mine,
 			if (seen != st)
 				continue;
 		}
-		int w = mps_futex_wait(futex_word(b), mine, deadline, MPS_FUTEX_ANY);
+		int w = mps_futex_wait(futex_word(b), mine, deadline, MPS_FUTEX_ANY, guard);
 		if (w == ETIMEDOUT || w == EINTR) {
 			st = a_load64(&b->state);
 			if (epoch_of(st) == mine)
@@ -202,11 +206,25 @@ static const struct mps_deadline *deadline_for(struct mps_deadline *d, double ti
 	return d;
 }
 
+static int wait_action(mps_barrier_t *b, double timeout, int (*action)(void *),
+                       void *arg, unsigned *index, struct mps_sigguard *guard);
+
 int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
                             int (*action)(void *), void *arg, unsigned *index)
 {
 	if (mps_timeout_invalid(timeout) || b->parties == 0)
 		return EINVAL;
+	/* Entered by the first sleep_through; the action runs with the
+	 * caller's own signal mask. */
+	struct mps_sigguard guard = { .on = false };
+	int err = wait_action(b, timeout, action, arg, index, &guard);
+	mps_sigguard_leave(&guard);
+	return err;
+}
+
+static int wait_action(mps_barrier_t *b, double timeout, int (*action)(void *),
+                       void *arg, unsigned *index, struct mps_sigguard *guard)
+{
 	uint32_t parties = b->parties;
 	struct mps_deadline deadline = { .kind = MPS_DEADLINE_UNSET };
 	uint64_t st = a_load64(&b->state), seen;
@@ -217,7 +235,7 @@ int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
 			int r;
 			/* Not part of the pass whose action runs: giving up here
 			 * breaks nothing. */
-			st = sleep_through(b, epoch_of(st), deadline_for(&deadline, timeout), &r);
+			st = sleep_through(b, epoch_of(st), deadline_for(&deadline, timeout), &r, guard);
 			if (r)
 				return r;
 			continue;
@@ -233,14 +251,16 @@ int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
 		}
 		if (index)
 			*index = arrived;
-		if (arrived + 1 == parties)
+		if (arrived + 1 == parties) {
+			mps_sigguard_leave(guard);
 			return trip(b, epoch_of(st), action, arg);
+		}
 		break;
 	}
 	uint32_t mine = epoch_of(st);
 	for (;;) {
 		int r;
-		st = sleep_through(b, mine, deadline_for(&deadline, timeout), &r);
+		st = sleep_through(b, mine, deadline_for(&deadline, timeout), &r, guard);
 		if (epoch_of(st) != mine)
 			return outcome(st, mine);
 		if (r == ETIMEDOUT && break_epoch(b, mine))

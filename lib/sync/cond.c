@@ -1,12 +1,15 @@
-/* Condition: two groups of waiters in one 64-bit word, a futex sequence word,
- * and the lock's offset for notify_all's requeue.
+/* Condition: two groups of waiters in one 64-bit word whose low half is the
+ * futex word, and the lock's offset for notify_all's requeue.
  *
  * Encoding of groups (64 bits):
  *   bits  0..11  unsignalled  G1 members not yet chosen by a notify
  *   bits 12..23  signalled    G1 members chosen, not yet returned
- *   bits 24..35  g2_count     G2 members (waiters newer than G1)
- *   bits 36..63  g2_id        G2's group number; G1 is g2_id - 1 (mod 2^28)
- * seq: the futex word; bumped by every notify that chooses anyone.
+ *   bits 24..31  seq          bumped by every notify that chooses anyone
+ *   bits 32..43  g2_count     G2 members (waiters newer than G1)
+ *   bits 44..63  g2_id        G2's group number; G1 is g2_id - 1 (mod 2^20)
+ * Bits 0..31 are the futex word: the notify's one CAS both chooses and
+ * changes what sleepers sleep on, so nothing is written after it.
+ * seq (the 32-bit field): unused since layout 2, left zero.
  * lock_offset: lock word minus this object; 0 unknown, 1 conflicting.
  *
  * Why groups: notify(n) must wake exactly min(n, waiters) of the threads
@@ -20,34 +23,44 @@
  *
  * Who changes what (every change is one CAS on groups; the caller holds the
  * lock for wait and notify, as Python requires):
- *   wait     reads seq, joins G2 (g2_count+1, remembers g2_id as its group),
- *            releases the lock fully, sleeps on seq with the futex bitset bit
- *            (group & 31), then on every wake-up decides:
+ *   wait     joins G2 (g2_count+1, remembers g2_id as its group; the futex
+ *            half is unchanged), releases the lock fully, sleeps on the
+ *            futex half it saw with the futex bitset bit (group & 31), then
+ *            on every wake-up decides:
  *              group closed (neither G1 nor G2)     -> chosen: return 0
  *              in G1 and signalled > 0              -> take one: return 0
  *              timed out or interrupted, in G1      -> unsignalled-1
  *              timed out or interrupted, in G2      -> g2_count-1
- *              otherwise                            -> sleep again
+ *              otherwise                            -> sleep again on the
+ *                                                      futex half it decided on
  *            A waiter that times out while a choice is pending takes the
  *            choice, so a notify is never lost. Then it re-acquires the lock
  *            (fully, at the old RLock depth), on every path.
  *   notify   moves up to n from unsignalled to signalled (promoting G2 when G1
- *            runs out), bumps seq, and wakes exactly that many sleepers of the
- *            chosen group's bit. Nobody waiting: one load, no syscall, and
- *            nothing is remembered.
- *   notify_all  closes both groups in one CAS (g2_id += 2, counts 0), bumps
- *            seq, and with the lock held by the caller moves every sleeper
- *            onto the lock word with FUTEX_CMP_REQUEUE (after setting the lock's
- *            WAITERS bit): O(1) syscalls, no herd into a held lock.
+ *            runs out) and bumps seq in the same CAS, then wakes that many
+ *            sleepers of the chosen group's bit, plus one (below): after the
+ *            CAS only futex calls (destruction safety). Nobody waiting: one
+ *            load, no syscall.
+ *   notify_all  first sets the WAITERS bit of the lock the caller holds, then
+ *            closes both groups in one CAS (g2_id += 2, counts 0, seq+1), and
+ *            moves the sleepers onto the lock word with FUTEX_CMP_REQUEUE,
+ *            waking one of them: that one becomes the lock's watcher
+ *            (lock.c), the rest sleep on the lock word as its waiters. O(1)
+ *            syscalls, no herd into a held lock.
+ * No lost wake-up: a sleeper sleeps on a value of the futex half that it read
+ * no earlier than its last decision, and every notify that could choose it
+ * changes seq; only 256 notifies that also restore both counts, all between
+ * a decision and the sleep, could hide one (design.md §7).
  * No sleeper of G1 is left behind: at most `unsignalled` G1 members sleep
  * (each choice wakes one sleeper, and a member re-sleeps only when no choice
  * is pending), so G1 is closed only when none of its members sleeps.
  * Different bitset bits keep a wake for G1 from landing on a G2 sleeper.
- * A waiter that dies leaves a count one high: a later notify may choose it
- * (a lost notify for a dead thread), never a hang. */
+ * Sleepers do not poll. A woken waiter that dies before it takes its choice
+ * leaves it to the extra sleeper notify woke; they sleep in slices of
+ * MPS_BACKSTOP_NS only for the double failure (both die). A waiter that dies leaves a count one high: a later notify may
+ * choose it (a lost notify for a dead thread), never a hang. */
 #include <errno.h>
 #include <limits.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <mpsync/cond.h>
@@ -63,14 +76,16 @@ _Static_assert(sizeof(mps_cond_t) <= 16, "Condition is at most 16 bytes (ABI)");
 #define COUNT_MAX    ((1u << COUNT_BITS) - 1)
 #define UNSIG_SHIFT  0
 #define SIG_SHIFT    12
-#define G2N_SHIFT    24
-#define G2ID_SHIFT   36
-#define ID_MASK      0xfffffffu
+#define SEQ_SHIFT    24
+#define SEQ_MASK     0xffu
+#define G2N_SHIFT    32
+#define G2ID_SHIFT   44
+#define ID_MASK      0xfffffu
 #define OFFSET_UNKNOWN   0
 #define OFFSET_CONFLICT  1
 
 struct groups {
-	uint32_t unsignalled, signalled, g2_count, g2_id;
+	uint32_t unsignalled, signalled, g2_count, g2_id, seq;
 };
 
 static struct groups unpack(uint64_t w)
@@ -80,6 +95,7 @@ static struct groups unpack(uint64_t w)
 		(uint32_t)(w >> SIG_SHIFT) & COUNT_MAX,
 		(uint32_t)(w >> G2N_SHIFT) & COUNT_MAX,
 		(uint32_t)(w >> G2ID_SHIFT) & ID_MASK,
+		(uint32_t)(w >> SEQ_SHIFT) & SEQ_MASK,
 	};
 	return g;
 }
@@ -87,17 +103,22 @@ static struct groups unpack(uint64_t w)
 static uint64_t pack(struct groups g)
 {
 	return (uint64_t)g.unsignalled << UNSIG_SHIFT | (uint64_t)g.signalled << SIG_SHIFT
+	     | (uint64_t)(g.seq & SEQ_MASK) << SEQ_SHIFT
 	     | (uint64_t)g.g2_count << G2N_SHIFT | (uint64_t)(g.g2_id & ID_MASK) << G2ID_SHIFT;
 }
+
+/* The futex word: the low half of groups (arch/atomic.h: little-endian only). */
+static uint32_t *futex_word(mps_cond_t *c) { return (uint32_t *)&c->groups; }
+static uint32_t futex_half(uint64_t w) { return (uint32_t)w; }
 
 static uint32_t g1_id(struct groups g) { return (g.g2_id - 1) & ID_MASK; }
 static uint32_t group_bit(uint32_t id) { return 1u << (id & 31); }
 
 void mps_cond_init(mps_cond_t *c)
 {
-	c->groups = 0;
 	c->lock_offset = OFFSET_UNKNOWN;
-	a_store(&c->seq, 0);
+	c->seq = 0;
+	c->groups = 0;
 }
 
 /* Remembers where the lock is, for notify_all; waiters that disagree
@@ -115,31 +136,37 @@ static void note_lock(mps_cond_t *c, uint32_t *lockword)
 	a_swap(slot, OFFSET_CONFLICT);
 }
 
-/* Joins G2; returns the group id, or -1 when the waiter count is at its limit. */
-static int64_t join(mps_cond_t *c)
+#define JOIN_FULL UINT64_MAX
+
+/* Joins G2; returns the groups word it wrote, or JOIN_FULL when the waiter
+ * count is at its limit. */
+static uint64_t join(mps_cond_t *c)
 {
 	uint64_t w = a_load64(&c->groups), seen;
 	for (;;) {
 		struct groups g = unpack(w);
 		if (g.g2_count == COUNT_MAX || g.unsignalled + g.signalled + g.g2_count >= COUNT_MAX)
-			return -1;
+			return JOIN_FULL;
 		g.g2_count++;
-		seen = a_cas64(&c->groups, w, pack(g));
+		uint64_t next = pack(g);
+		seen = a_cas64(&c->groups, w, next);
 		if (seen == w)
-			return g.g2_id;
+			return next;
 		w = seen;
 	}
 }
 
 enum verdict { CHOSEN, CHOSEN_CLOSED, LEFT, SLEEP };
 
-/* Decides after a wake-up; leaving is only allowed when give_up is set. */
-static enum verdict decide(mps_cond_t *c, uint32_t mine, bool give_up)
+/* Decides after a wake-up; leaving is only allowed when give_up is set. On
+ * SLEEP, *futex is the futex half the decision was made on. */
+static enum verdict decide(mps_cond_t *c, uint32_t mine, bool give_up, uint32_t *futex)
 {
 	uint64_t w = a_load64(&c->groups), seen;
 	for (;;) {
 		struct groups g = unpack(w);
 		enum verdict v;
+		*futex = futex_half(w);
 		if (mine == g.g2_id) {
 			if (!give_up)
 				return SLEEP;
@@ -167,29 +194,19 @@ static enum verdict decide(mps_cond_t *c, uint32_t mine, bool give_up)
 
 /* Sleeps until chosen or given up; returns the verdict and, in *why, the
  * reason for giving up (ETIMEDOUT or EINTR). */
-static enum verdict await(mps_cond_t *c, uint32_t mine, uint32_t seq,
-                          const struct mps_deadline *deadline, int *why)
+static enum verdict await(mps_cond_t *c, uint32_t mine, uint32_t futex,
+                          const struct mps_deadline *deadline, int *why,
+                          struct mps_sigguard *guard)
 {
 	struct mps_deadline slice;
-	struct mps_sigguard guard = { .on = false };
 	for (;;) {
-		/* In slices: notify_all may have moved this sleeper onto the lock
-		 * word, where it must notice a dead lock owner like any sleeper;
-		 * and a chosen waiter that died leaves its choice to a living one. */
-		int r = EINTR;
-		if (!mps_sigguard_leave(&guard)) {
-			mps_deadline_slice(deadline, MPS_SLICE_NS, &slice);
-			r = mps_futex_wait(&c->seq, seq, &slice, group_bit(mine));
-		}
-		if (r == ETIMEDOUT && !mps_deadline_passed(deadline)) {
-			mps_sigguard_enter(&guard);
+		mps_deadline_slice(deadline, MPS_BACKSTOP_NS, &slice);
+		int r = mps_futex_wait(futex_word(c), futex, &slice, group_bit(mine), guard);
+		if (r == ETIMEDOUT && !mps_deadline_passed(deadline))
 			r = 0;
-		}
 		bool give_up = r == ETIMEDOUT || r == EINTR;
-		seq = a_load(&c->seq);
-		enum verdict v = decide(c, mine, give_up);
+		enum verdict v = decide(c, mine, give_up, &futex);
 		if (v != SLEEP) {
-			mps_sigguard_leave(&guard);
 			*why = r;
 			return v;
 		}
@@ -201,7 +218,9 @@ static int reacquire(uint32_t *lockword, uint32_t self, bool moved_to_lock)
 {
 	bool was = mps_set_interruptible(false);
 	int err = 0;
-	if (moved_to_lock || a_cas(lockword, 0, self) != 0)
+	if (!moved_to_lock && a_cas(lockword, 0, self) == 0)
+		mps_held_push(lockword);
+	else
 		err = mps_lockword_acquire_slow(lockword, self, MPS_FOREVER, moved_to_lock);
 	mps_set_interruptible(was);
 	return err;
@@ -211,22 +230,29 @@ static int wait_deadline(mps_cond_t *c, uint32_t *lockword, uint32_t *depth,
                          const struct mps_deadline *deadline)
 {
 	uint32_t self = mps_self_tid();
-	if ((a_load_relaxed(lockword) & LW_TID_MASK) != self)
+	if (!mps_lockword_mine(lockword))
 		return EPERM;
 	if (deadline->kind == MPS_DEADLINE_POLL)
 		return ETIMEDOUT;
-	uint32_t seq = a_load(&c->seq);
-	int64_t mine = join(c);
-	if (mine < 0)
+	/* From here on a handler that runs gives EINTR (interrupt.h). */
+	struct mps_sigguard guard = { .on = false };
+	mps_sigguard_enter(&guard);
+	uint64_t joined = join(c);
+	if (joined == JOIN_FULL) {
+		mps_sigguard_leave(&guard);
 		return EOVERFLOW;
+	}
+	uint32_t mine = unpack(joined).g2_id;
 	note_lock(c, lockword);
 	uint32_t saved = depth ? *depth : 0;
 	if (depth)
 		*depth = 0;
+	mps_held_pop(lockword);
 	mps_lockword_release(lockword);
 
 	int why = 0;
-	enum verdict v = await(c, (uint32_t)mine, seq, deadline, &why);
+	enum verdict v = await(c, mine, futex_half(joined), deadline, &why, &guard);
+	mps_sigguard_leave(&guard);
 
 	int err = reacquire(lockword, self, v == CHOSEN_CLOSED);
 	if (depth)
@@ -261,7 +287,7 @@ static int wait_for(mps_cond_t *c, uint32_t *lockword, uint32_t *depth,
 {
 	if (mps_timeout_invalid(timeout))
 		return EINVAL;
-	if ((a_load_relaxed(lockword) & LW_TID_MASK) != mps_self_tid())
+	if (!mps_lockword_mine(lockword))
 		return EPERM;
 	if (pred(arg))
 		return 0;      /* no clock read when nothing waits */
@@ -298,9 +324,11 @@ static unsigned take(uint32_t *from, uint32_t *to, unsigned n)
 	return k;
 }
 
-int mps_cond_notify(mps_cond_t *c, unsigned n)
+__attribute__((noinline))
+static int notify_some(mps_cond_t *c, unsigned n, uint64_t w)
 {
-	uint64_t w = a_load64(&c->groups), seen;
+	uint32_t *word = futex_word(c);
+	uint64_t seen;
 	unsigned old_chosen, new_chosen;
 	uint32_t old_g1, new_g1;
 	for (;;) {
@@ -312,27 +340,24 @@ int mps_cond_notify(mps_cond_t *c, unsigned n)
 		new_chosen = 0;
 		if (old_chosen < n && g.g2_count) {
 			new_g1 = g.g2_id;
-			g = (struct groups){ g.g2_count, 0, 0, g.g2_id + 1 };
+			g = (struct groups){ g.g2_count, 0, 0, g.g2_id + 1, g.seq };
 			new_chosen = take(&g.unsignalled, &g.signalled, n - old_chosen);
 		}
+		g.seq++;
 		seen = a_cas64(&c->groups, w, pack(g));
 		if (seen == w)
 			break;
 		w = seen;
 	}
-	a_fetch_add(&c->seq, 1);
+	/* Published: from here only futex calls, on an address computed before. */
+	/* One more than chosen: a woken waiter that dies before it takes its
+	 * choice leaves it to the extra one; one that finds no choice pending
+	 * sleeps again, so exactly the chosen number return. */
 	if (old_chosen)
-		mps_futex_wake(&c->seq, (int)old_chosen, group_bit(old_g1));
+		mps_futex_wake(word, (int)old_chosen + 1, group_bit(old_g1));
 	if (new_chosen)
-		mps_futex_wake(&c->seq, (int)new_chosen, group_bit(new_g1));
+		mps_futex_wake(word, (int)new_chosen + 1, group_bit(new_g1));
 	return 0;
-}
-
-/* Reads a word that may lie outside any mapping without faulting. */
-static bool read_word(uint32_t *p, uint32_t *out)
-{
-	struct iovec local = { out, sizeof *out }, remote = { p, sizeof *out };
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof *out;
 }
 
 /* The lock word notify_all may requeue onto: only the lock the caller holds,
@@ -348,33 +373,62 @@ static uint32_t *requeue_target(mps_cond_t *c)
 	uint32_t v;
 	if (((uintptr_t)c & ~(page - 1)) == ((uintptr_t)lockword & ~(page - 1)))
 		v = a_load(lockword);
-	else if (!read_word(lockword, &v))
+	else if (!mps_read_word(lockword, &v))
 		return NULL;
-	return (v & LW_TID_MASK) == mps_self_tid() ? lockword : NULL;
+	return lw_owner(v) == mps_self_tid() ? lockword : NULL;
 }
 
-int mps_cond_notify_all(mps_cond_t *c)
+__attribute__((noinline))
+static int notify_everyone(mps_cond_t *c, uint64_t w)
 {
-	uint64_t w = a_load64(&c->groups), seen;
+	uint32_t *word = futex_word(c);
+	uint64_t seen, closed;
+	/* Before the publishing CAS: after it a woken waiter may return and
+	 * free both objects. A WAITERS bit set for nothing costs one wake. */
+	uint32_t *lockword = requeue_target(c);
+	if (lockword)
+		a_fetch_or(lockword, LW_WAITERS);
 	for (;;) {
 		struct groups g = unpack(w);
 		if (g.unsignalled == 0 && g.g2_count == 0)
 			return 0;
-		struct groups closed = { 0, 0, 0, g.g2_id + 2 };
-		seen = a_cas64(&c->groups, w, pack(closed));
+		closed = pack((struct groups){ 0, 0, 0, g.g2_id + 2, g.seq + 1 });
+		seen = a_cas64(&c->groups, w, closed);
 		if (seen == w)
 			break;
 		w = seen;
 	}
-	uint32_t seq = a_fetch_add(&c->seq, 1) + 1;
-	uint32_t *lockword = requeue_target(c);
-	if (lockword) {
-		a_fetch_or(lockword, LW_WAITERS);
-		if (mps_futex_cmp_requeue(&c->seq, seq, 0, lockword, INT_MAX) >= 0)
-			return 0;
-	}
-	mps_futex_wake(&c->seq, INT_MAX, MPS_FUTEX_ANY);
+	/* One woken sleeper becomes the lock's watcher; the rest wait on the
+	 * lock word. If the word changed meanwhile, everyone is woken instead. */
+	if (lockword && mps_futex_cmp_requeue(word, futex_half(closed), 1, lockword, INT_MAX) >= 0)
+		return 0;
+	mps_futex_wake(word, INT_MAX, MPS_FUTEX_ANY);
 	return 0;
+}
+
+/* Nobody waiting (no G1 member left unchosen, nobody in G2): no notify
+ * has anything to do. */
+static bool nobody(uint64_t w)
+{
+	return (w & ((uint64_t)COUNT_MAX << UNSIG_SHIFT)) == 0
+	    && (w & ((uint64_t)COUNT_MAX << G2N_SHIFT)) == 0;
+}
+
+/* The fast paths: one load when nobody waits, and no stack frame. */
+int mps_cond_notify(mps_cond_t *c, unsigned n)
+{
+	uint64_t w = a_load64(&c->groups);
+	if (n == 0 || nobody(w))
+		return 0;
+	return notify_some(c, n, w);
+}
+
+int mps_cond_notify_all(mps_cond_t *c)
+{
+	uint64_t w = a_load64(&c->groups);
+	if (nobody(w))
+		return 0;
+	return notify_everyone(c, w);
 }
 
 unsigned mps_cond_n_waiting(const mps_cond_t *c)

@@ -30,9 +30,13 @@ void mps_deadline_slice(const struct mps_deadline *d, int64_t ns, struct mps_dea
 
 int64_t mps_monotonic_ns(void);
 
-/* Sliced waits (Lock, RLock, Condition, Semaphore) wake this often: to probe a
- * lock owner for death, and to pick up a wake-up whose target died. */
-#define MPS_SLICE_NS (20 * 1000000LL)
+/* A lock's watcher (one sleeper per lock word) wakes this often to probe the
+ * owner for death: recovery within about one slice. */
+#define MPS_WATCH_NS (20 * 1000000LL)
+
+/* Every other sleeper of a lock word, and Semaphore and Condition sleepers,
+ * wake this often: only to cover a watcher, or a woken waiter, that died. */
+#define MPS_BACKSTOP_NS (10 * 1000000000LL)
 
 static inline bool mps_timeout_invalid(double timeout)
 {

@@ -23,6 +23,7 @@
 #include <mpsync/event.h>
 #include "deadline.h"
 #include "futex.h"
+#include "interrupt.h"
 #include "spin.h"
 
 #define EV_SET     1u
@@ -89,17 +90,11 @@ static uint32_t spin_for_set(mps_event_t *e, uint32_t start)
 	return a_load(&e->word);
 }
 
-int mps_event_wait(mps_event_t *e, double timeout)
+/* Sleeps until set, without slices: setters wake every sleeper, and
+ * there is no owner to watch. */
+static int sleep_for_set(mps_event_t *e, uint32_t start, const struct mps_deadline *deadline,
+                         struct mps_sigguard *guard)
 {
-	if (mps_timeout_invalid(timeout))
-		return EINVAL;
-	uint32_t start = a_load(&e->word);
-	if (start & EV_SET)
-		return 0;
-	struct mps_deadline deadline;
-	mps_deadline_init(&deadline, timeout);
-	if (deadline.kind == MPS_DEADLINE_POLL)
-		return ETIMEDOUT;
 	uint32_t v = spin_for_set(e, start);
 	for (;;) {
 		if (signalled(v, start))
@@ -112,11 +107,30 @@ int mps_event_wait(mps_event_t *e, double timeout)
 			}
 			v |= EV_WAITERS;
 		}
-		int r = mps_futex_wait(&e->word, v, &deadline, MPS_FUTEX_ANY);
+		int r = mps_futex_wait(&e->word, v, deadline, MPS_FUTEX_ANY, guard);
 		v = a_load(&e->word);
 		if (signalled(v, start))
 			return 0;
 		if (r == ETIMEDOUT || r == EINTR)
 			return r;
 	}
+}
+
+int mps_event_wait(mps_event_t *e, double timeout)
+{
+	if (mps_timeout_invalid(timeout))
+		return EINVAL;
+	uint32_t start = a_load(&e->word);
+	if (start & EV_SET)
+		return 0;
+	struct mps_deadline deadline;
+	mps_deadline_init(&deadline, timeout);
+	if (deadline.kind == MPS_DEADLINE_POLL)
+		return ETIMEDOUT;
+	/* From here on a handler that runs gives EINTR (interrupt.h). */
+	struct mps_sigguard guard = { .on = false };
+	mps_sigguard_enter(&guard);
+	int err = sleep_for_set(e, start, &deadline, &guard);
+	mps_sigguard_leave(&guard);
+	return err;
 }

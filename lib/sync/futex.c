@@ -19,25 +19,24 @@ uint64_t mps_debug_futex_calls(void)
 	return futex_calls;
 }
 
+/* The result, or -errno; errno itself is left as the caller had it. */
 static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts,
                   uint32_t *word2, uint32_t val3)
 {
+	int saved = errno;
 	futex_calls++;
-	return syscall(SYS_futex, word, op, val, ts, word2, val3);
+	long r = syscall(SYS_futex, word, op, val, ts, word2, val3);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
 }
 
-int mps_futex_wait(uint32_t *word, uint32_t expected,
-                   const struct mps_deadline *deadline, uint32_t bitset)
+static int wait_result(long r)
 {
-	const struct timespec *at = NULL;
-
-	if (deadline->kind == MPS_DEADLINE_POLL)
-		return ETIMEDOUT;
-	if (deadline->kind == MPS_DEADLINE_AT)
-		at = &deadline->at;
-	if (futex(word, FUTEX_WAIT_BITSET, expected, at, NULL, bitset) == 0)
+	if (r == 0)
 		return 0;
-	switch (errno) {
+	switch (-r) {
 	case EAGAIN:
 		return EAGAIN;
 	case ETIMEDOUT:
@@ -49,6 +48,25 @@ int mps_futex_wait(uint32_t *word, uint32_t expected,
 		 * it as a spurious wake and re-check their state. */
 		return 0;
 	}
+}
+
+int mps_futex_wait(uint32_t *word, uint32_t expected, const struct mps_deadline *deadline,
+                   uint32_t bitset, struct mps_sigguard *guard)
+{
+	const struct timespec *at = NULL;
+
+	if (deadline->kind == MPS_DEADLINE_POLL)
+		return ETIMEDOUT;
+	if (deadline->kind == MPS_DEADLINE_AT)
+		at = &deadline->at;
+	/* The residual window: a handler that runs after this check and before
+	 * the syscall puts the thread to sleep is not seen (design.md §9). */
+	if (guard && mps_sigguard_leave(guard))
+		return EINTR;
+	long r = futex(word, FUTEX_WAIT_BITSET, expected, at, NULL, bitset);
+	if (guard)
+		mps_sigguard_enter(guard);
+	return wait_result(r);
 }
 
 int mps_futex_wake(uint32_t *word, int n, uint32_t bitset)

@@ -2,6 +2,8 @@
  * from a blocking call during which a signal handler ran (one installed
  * without SA_RESTART, as Python installs its handlers). Everyone else
  * resumes with the same deadline, like pthread. */
+#include <errno.h>
+
 #include <mpsync/common.h>
 #include "interrupt.h"
 
@@ -39,6 +41,7 @@ bool mps_sigguard_leave(struct mps_sigguard *g)
 {
 	if (!g->on)
 		return false;
+	int saved = errno;
 	sigset_t pending;
 	bool hit = false;
 	if (sigpending(&pending) == 0) {
@@ -47,5 +50,6 @@ bool mps_sigguard_leave(struct mps_sigguard *g)
 	}
 	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 	g->on = false;
+	errno = saved;
 	return hit;
 }

@@ -13,11 +13,12 @@ static inline bool mps_interruptible(void)
 	return mps_tls_interruptible;
 }
 
-/* Sliced waits (Lock, Condition, Semaphore) wake every few ms and run code
- * outside any syscall before they sleep again; a handler that runs there
- * cannot turn the futex wait into EINTR. An interruptible thread blocks
- * signals over that stretch and, before it sleeps again, looks for a pending
- * signal that has a handler (installed without SA_RESTART). */
+/* A blocking call runs code outside any syscall before its first sleep and
+ * between a wake and the next sleep; a handler that runs there cannot turn
+ * the futex wait into EINTR. An interruptible thread blocks signals from the
+ * start of a call's slow path and whenever it is out of the futex syscall,
+ * and just before each sleep looks for a pending signal that has a handler
+ * (installed without SA_RESTART): mps_futex_wait does both. */
 struct mps_sigguard {
 	sigset_t old;
 	bool on;

@@ -10,7 +10,8 @@
 #define LW_WAITERS   0x80000000u  /* someone may sleep on the word: release must wake */
 #define LW_RESERVED  0x40000000u  /* kept clear: the kernel's FUTEX_OWNER_DIED bit */
 #define LW_HANDOFF_REQUESTED 0x20000000u /* a waiter starves: next release hands over */
-#define LW_TID_MASK  0x1fffffffu  /* owner tid; pid_max is at most 2^22 */
+#define LW_WATCHED   0x10000000u  /* one sleeper (the watcher) polls the owner for death */
+#define LW_TID_MASK  0x0fffffffu  /* owner tid; pid_max is at most 2^22 */
 #define LW_HANDOFF   (LW_WAITERS | LW_TID_MASK) /* free, reserved for a sleeper */
 
 static inline uint32_t lw_owner(uint32_t word)
@@ -24,14 +25,24 @@ static inline bool lw_held(uint32_t word)
 	return (word & LW_TID_MASK) != 0;
 }
 
+static inline bool lw_handoff(uint32_t word)
+{
+	return (word & ~LW_WATCHED) == LW_HANDOFF;
+}
+
 /* The slow path of acquire. has_slept: the caller already slept on this word
  * (or was moved onto it by notify_all), so it must take the lock with
  * LW_WAITERS set and may claim a hand-over. Returns 0, ETIMEDOUT, EOWNERDEAD
- * (acquired; the previous owner died) or EINTR. */
+ * (acquired; the previous owner died) or EINTR. On 0 and EOWNERDEAD the word
+ * is on the caller's held record. */
 __attribute__((noinline, cold))
 int mps_lockword_acquire_slow(uint32_t *word, uint32_t self, double timeout, bool has_slept);
 
-/* 0, or EPERM when the word is not held. */
+/* 0, or EPERM when the word is not held; after the publishing CAS it makes
+ * at most one futex call. The caller pops the word off its held record. */
 int mps_lockword_release(uint32_t *word);
+
+/* Whether the word holds the caller's tid and the caller took it. */
+bool mps_lockword_mine(const uint32_t *word);
 
 #endif

@@ -1,27 +1,124 @@
-/* The one owner-tid helper: the calling thread's kernel tid, cached per
- * thread and refreshed in a forked child; and a liveness probe for tids
- * found in lock words. */
+/* The one owner helper: who the calling thread is (its kernel tid, cached
+ * per thread and forgotten in every new process however it was made), what
+ * it holds (the held record that tells a word it took from one that a dead
+ * thread with the same tid left behind), and whether a tid found in a word
+ * still names a live thread. owner.c opens with the reasoning. */
 #ifndef MPS_LIB_OWNER_H
 #define MPS_LIB_OWNER_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "../../arch/atomic.h"
 
-extern _Thread_local uint32_t mps_tls_tid __attribute__((tls_model("initial-exec")));
+#define MPS_HELD_MAX 32
+
+/* The calling thread: its tid (0 until its first call), and the held record,
+ * the words it took and has not released. One TLS object, so that a fast
+ * path finds both from one thread-pointer offset. */
+struct mps_held {
+	uint32_t tid;
+	uint32_t n;
+	bool overflowed;      /* an acquire went unrecorded: stay conservative */
+	const void *at[MPS_HELD_MAX];
+};
+
+extern _Thread_local struct mps_held mps_tls_held __attribute__((tls_model("initial-exec")));
+
+/* A page advised MADV_WIPEONFORK: word 0 is nonzero in the process that set
+ * it and zero in every child, made by fork(), _Fork() or clone() alike. */
+extern uint32_t mps_stamp_page[] __attribute__((visibility("hidden")));
 
 uint32_t mps_self_tid_slow(void);
 
+/* The cached tid, or 0 when this thread has none yet or this process is a
+ * child that inherited a parent's copy. Two loads; no syscall. */
+static inline uint32_t mps_cached_tid(void)
+{
+	uint32_t tid = mps_tls_held.tid;
+	return a_load_relaxed(&mps_stamp_page[0]) ? tid : 0;
+}
+
 static inline uint32_t mps_self_tid(void)
 {
-	uint32_t tid = mps_tls_tid;
+	uint32_t tid = mps_cached_tid();
 	return tid ? tid : mps_self_tid_slow();
 }
 
-/* False when the thread is gone or a zombie. True when alive or unknown
- * (no /proc), so a doubtful owner is never robbed. */
+
+void mps_held_push_slow(const void *word);
+void mps_held_pop_slow(const void *word);
+
+/* Pushes word when the record has room (the common case); false otherwise,
+ * and the caller calls mps_held_push_slow. */
+static inline bool mps_held_push_fast(const void *word)
+{
+	struct mps_held *h = &mps_tls_held;
+	uint32_t n = h->n;
+	if (n >= MPS_HELD_MAX)
+		return false;
+	h->at[n] = word;
+	h->n = n + 1;
+	return true;
+}
+
+static inline void mps_held_push(const void *word)
+{
+	if (!mps_held_push_fast(word))
+		mps_held_push_slow(word);
+}
+
+/* Pops word when it is the most recent entry (the common case); false
+ * otherwise, and the caller calls mps_held_pop_slow. */
+static inline bool mps_held_pop_top(const void *word)
+{
+	struct mps_held *h = &mps_tls_held;
+	uint32_t n = h->n;
+	if (n && h->at[n - 1] == word) {
+		h->n = n - 1;
+		return true;
+	}
+	return false;
+}
+
+static inline void mps_held_pop(const void *word)
+{
+	if (!mps_held_pop_top(word))
+		mps_held_pop_slow(word);
+}
+
+/* The most recent entry is word: the common case of a re-entry or release. */
+static inline bool mps_held_top(const void *word)
+{
+	const struct mps_held *h = &mps_tls_held;
+	return h->n && h->at[h->n - 1] == word;
+}
+
+/* Whether a word that holds this thread's own tid was taken by this thread
+ * (through this address or another mapping of the same bytes). False means
+ * a dead thread whose tid this one inherited left it there. Slow path only. */
+bool mps_held_by_self(const void *word);
+
+/* Reads a word that may lie outside any mapping (unmapped since its address
+ * was taken) without faulting: process_vm_readv on this process. False when
+ * it could not be read. Preserves errno. */
+bool mps_read_word(const void *p, uint32_t *out);
+
+/* False when the thread is gone (kill: ESRCH) or a zombie (/proc state Z/X).
+ * True when it exists, including one that /proc hides (hidepid) or that
+ * belongs to another user (EPERM). Preserves errno. */
 bool mps_tid_alive(uint32_t tid);
 
-/* Start time (clock ticks since boot) of process pid; 0 when gone or a zombie. */
+/* The watcher's probe: false when tid is dead, or names a thread other than
+ * the one seen first (its start time differs: the tid was reused while the
+ * caller watched). *start is 0 before the first probe and is filled in then.
+ * Preserves errno. */
+bool mps_tid_alive_as(uint32_t tid, uint64_t *start);
+
+/* Start time (clock ticks since boot) of thread or process id: 0 when it is
+ * gone, a zombie, or hidden from this process's /proc. */
 uint64_t mps_process_start(int pid);
+
+/* Whether pid still names the process that had start time start (0: any). */
+bool mps_pid_alive_since(int pid, uint64_t start);
 
 #endif

@@ -14,13 +14,15 @@
  *            release whose wake it absorbed is never lost.
  *   release  CAS value -> value+n, refusing (EOVERFLOW, nothing changed) when
  *            that passes the bound: the check and the update are one atomic
- *            step. Then FUTEX_WAKE(min(n, waiters)) if anyone waits, and the
- *            word is not touched again (destruction safety).
+ *            step. Then FUTEX_WAKE(min(n + 1, waiters)) if anyone waits (the
+ *            extra one covers a woken waiter that dies before it takes its
+ *            permit), and the word is not touched again (destruction safety).
  * No lost wakeup: a waiter registers before it reads value, and the release
  * reads waiters in the same CAS that publishes the permits; if value changes
  * between the waiter's read and its sleep, FUTEX_WAIT returns EAGAIN.
- * Waiters sleep in slices of MPS_SLICE_NS (lib/deadline.h), so a waiter that was woken and
- * died before taking its permit strands it for one slice at most. A process
+ * Waiters do not poll: they sleep until woken, in slices of MPS_BACKSTOP_NS
+ * (10 s, deadline.h) only for the double failure: both woken waiters die
+ * before taking the permit. A process
  * that dies while registered leaves waiters one too high: the only cost is a
  * futex wake that finds nobody. */
 #include <errno.h>
@@ -93,8 +95,9 @@ static int give_up(mps_sem_t *s, int why)
 	return why;
 }
 
-/* Sleeps in slices: a woken waiter that dies before it takes its permit
- * must not strand the permit while others sleep. */
+/* Sleeps in slices of MPS_BACKSTOP_NS: nothing to poll for, but a woken
+ * waiter that dies before it takes its permit must not strand the permit for
+ * ever while others sleep. */
 static int sleep_for_permit(mps_sem_t *s, const struct mps_deadline *deadline,
                             struct mps_sigguard *guard)
 {
@@ -103,23 +106,11 @@ static int sleep_for_permit(mps_sem_t *s, const struct mps_deadline *deadline,
 	for (;;) {
 		if (try_take(s, WAITER_ONE))
 			return 0;
-		if (mps_sigguard_leave(guard))
-			return give_up(s, EINTR);
-		mps_deadline_slice(deadline, MPS_SLICE_NS, &slice);
-		int r = mps_futex_wait(futex_word(s), 0, &slice, MPS_FUTEX_ANY);
+		mps_deadline_slice(deadline, MPS_BACKSTOP_NS, &slice);
+		int r = mps_futex_wait(futex_word(s), 0, &slice, MPS_FUTEX_ANY, guard);
 		if (r == EINTR || (r == ETIMEDOUT && mps_deadline_passed(deadline)))
 			return give_up(s, r);
-		if (r == ETIMEDOUT)
-			mps_sigguard_enter(guard);
 	}
-}
-
-static int wait_for_permit(mps_sem_t *s, const struct mps_deadline *deadline)
-{
-	struct mps_sigguard guard = { .on = false };
-	int err = sleep_for_permit(s, deadline, &guard);
-	mps_sigguard_leave(&guard);
-	return err;
 }
 
 /* Out of line, so the fast path below needs no stack frame. */
@@ -134,9 +125,12 @@ static int acquire_slow(mps_sem_t *s, double timeout)
 	mps_deadline_init(&deadline, timeout);
 	if (deadline.kind == MPS_DEADLINE_POLL)
 		return ETIMEDOUT;
-	if (spin_take(s))
-		return 0;
-	return wait_for_permit(s, &deadline);
+	/* From here on a handler that runs gives EINTR (interrupt.h). */
+	struct mps_sigguard guard = { .on = false };
+	mps_sigguard_enter(&guard);
+	int err = spin_take(s) ? 0 : sleep_for_permit(s, &deadline, &guard);
+	mps_sigguard_leave(&guard);
+	return err;
 }
 
 int mps_sem_acquire(mps_sem_t *s, double timeout)
@@ -161,9 +155,11 @@ int mps_sem_release(mps_sem_t *s, unsigned n)
 			break;
 		st = seen;
 	}
+	/* One more than the permits: if a woken waiter dies before it takes its
+	 * permit, the extra one takes it instead of sleeping on (SPEC 5). */
 	uint32_t waiters = waiters_of(st);
 	if (waiters)
-		mps_futex_wake(futex_word(s), (int)(n < waiters ? n : waiters), MPS_FUTEX_ANY);
+		mps_futex_wake(futex_word(s), (int)(n < waiters ? n + 1 : waiters), MPS_FUTEX_ANY);
 	return 0;
 }
 

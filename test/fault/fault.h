@@ -66,6 +66,7 @@ struct fault_arena {
 	uint64_t seed;
 	int nchildren;
 	double hang;                     /* a wait this long is a hang */
+	_Atomic int watcher_lost;        /* a victim died waiting: maybe a lock's watcher */
 	struct fault_child child[FAULT_MAX_CHILDREN];
 
 	mps_lock_t lock;
@@ -139,6 +140,16 @@ struct fault_round {
 	bool abort_mode;              /* Barrier: abort() rather than timeouts */
 	int failures;
 };
+
+/* Only one waiter of a lock polls its owner for death (the watcher); the
+ * others sleep in slices of the library's backstop, 10 s (MPS_BACKSTOP_NS,
+ * lib/sync/deadline.h). A victim that died waiting may have been the watcher:
+ * if the holder dies too, recovery takes up to one backstop (design.md §10).
+ * Waits use fault_wait_s as their timeout and fault_stall_ms as the bound. */
+#define FAULT_BACKSTOP_S 10.0
+
+double fault_wait_s(const struct fault_arena *a);
+double fault_stall_ms(struct fault_arena *a);
 
 /* fault_util.c */
 int64_t fault_now_ns(void);

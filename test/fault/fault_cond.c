@@ -28,7 +28,7 @@ static bool lock_queue(struct fault_arena *a, int me)
 {
 	fault_set_phase(a, me, PH_ACQUIRING);
 	int64_t t0 = fault_now_ns();
-	int rc = mps_lock_acquire(&a->lock, a->hang);
+	int rc = mps_lock_acquire(&a->lock, fault_wait_s(a));
 	if (rc == EOWNERDEAD)
 		atomic_fetch_add(&a->eownerdead, 1);
 	else if (rc != 0) {
@@ -59,7 +59,7 @@ static bool wait_on(struct fault_arena *a, int me, mps_cond_t *c, const char *wh
 {
 	fault_set_phase(a, me, PH_COND_WAIT);
 	int64_t t0 = fault_now_ns();
-	int rc = mps_cond_wait(c, &a->lock, a->hang);
+	int rc = mps_cond_wait(c, &a->lock, fault_wait_s(a));
 	double ms = fault_ms_since(t0);
 	fault_set_phase(a, me, PH_HOLDING);
 	if (rc == EOWNERDEAD)
@@ -70,7 +70,7 @@ static bool wait_on(struct fault_arena *a, int me, mps_cond_t *c, const char *wh
 		                FAULT_QUEUE_CAP, atomic_load(&a->prod_done));
 		return false;
 	}
-	if (ms > a->hang * 500)
+	if (ms > fault_stall_ms(a))
 		fault_violation(a, "child %d: %s wait took %.0f ms (lost wake-up?)", me, what, ms);
 	return true;
 }
@@ -170,13 +170,14 @@ static void on_kill(struct fault_round *r, int victim)
 static void drive(struct fault_round *r)
 {
 	struct fault_arena *a = r->a;
-	int64_t deadline = fault_now_ns() + (int64_t)(2.5 * a->hang * 1e9);
+	int64_t deadline = fault_now_ns() + (int64_t)((2.5 * a->hang
+		+ (atomic_load(&a->watcher_lost) ? FAULT_BACKSTOP_S : 0)) * 1e9);
 	for (int i = 0; i < r->sc->children; i++)
 		if (a->child[i].role == ROLE_PRODUCER && !r->killed[i] && !fault_wait_exit(r, i, deadline))
 			fault_fail(r, "producer %d did not finish (stuck %s, %d of %d items)", i,
 			           fault_phase_name(atomic_load(&a->child[i].phase)), (int)a->next_seq[i],
 			           (int)a->quota[i]);
-	int rc = mps_lock_acquire(&a->lock, a->hang);
+	int rc = mps_lock_acquire(&a->lock, fault_wait_s(a));
 	if (rc == EOWNERDEAD)
 		atomic_fetch_add(&a->eownerdead, 1);
 	else if (rc != 0)

@@ -71,7 +71,7 @@ static bool acquire_ok(struct fault_arena *a, int me, int rc, int64_t t0)
 		fault_violation(a, "child %d: acquire returned %s after %.0f ms", me, fault_code(rc), ms);
 		return false;
 	}
-	if (ms > a->hang * 500)
+	if (ms > fault_stall_ms(a))
 		fault_violation(a, "child %d: acquire took %.0f ms", me, ms);
 	return true;
 }
@@ -91,7 +91,7 @@ static int lock_child(struct fault_arena *a, int me)
 	while (!atomic_load(&a->stop)) {
 		fault_set_phase(a, me, PH_ACQUIRING);
 		int64_t t0 = fault_now_ns();
-		int rc = mps_lock_acquire(&a->lock, a->hang);
+		int rc = mps_lock_acquire(&a->lock, fault_wait_s(a));
 		if (!acquire_ok(a, me, rc, t0))
 			return 1;
 		if (mps_lock_owner(&a->lock) != getpid())
@@ -112,7 +112,7 @@ static int lock_child(struct fault_arena *a, int me)
 static bool rlock_enter(struct fault_arena *a, int me, unsigned depth, int *outer)
 {
 	int64_t t0 = fault_now_ns();
-	*outer = mps_rlock_acquire(&a->rlock, a->hang);
+	*outer = mps_rlock_acquire(&a->rlock, fault_wait_s(a));
 	if (!acquire_ok(a, me, *outer, t0))
 		return false;
 	if (mps_rlock_count(&a->rlock) != 1)
@@ -188,7 +188,7 @@ static void lock_check(struct fault_round *r)
 static void rlock_check(struct fault_round *r)
 {
 	struct fault_arena *a = r->a;
-	int rc = mps_rlock_acquire(&a->rlock, a->hang);
+	int rc = mps_rlock_acquire(&a->rlock, fault_wait_s(a));
 	if (rc == EOWNERDEAD)
 		atomic_fetch_add(&a->eownerdead, 1);
 	else if (rc != 0)

@@ -144,6 +144,8 @@ static void kill_one(struct fault_round *r, int v)
 		return;
 	int phase = atomic_load(&a->child[v].phase);
 	atomic_store(&a->child[v].killed, 1);
+	if (phase == PH_ACQUIRING || phase == PH_COND_WAIT)
+		atomic_store(&a->watcher_lost, 1);
 	if (r->sc->on_kill)
 		r->sc->on_kill(r, v);
 	kill(r->pid[v], SIGKILL);
@@ -184,7 +186,7 @@ static void kill_all(struct fault_round *r)
 /* Every survivor must finish within the bound; past it, everyone dies. */
 static bool supervise(struct fault_round *r)
 {
-	double bound = 2.5 * r->a->hang;
+	double bound = 2.5 * r->a->hang + (atomic_load(&r->a->watcher_lost) ? FAULT_BACKSTOP_S : 0);
 	int64_t deadline = fault_now_ns() + (int64_t)(bound * 1e9);
 	bool ok = true;
 	for (int i = 0; i < r->sc->children; i++) {
@@ -316,7 +318,7 @@ static void check_eod_count(struct fault_round *r)
 
 void fault_final_lock_check(struct fault_round *r, mps_lock_t *l)
 {
-	int rc = mps_lock_acquire(l, r->a->hang);
+	int rc = mps_lock_acquire(l, fault_wait_s(r->a));
 	if (rc == EOWNERDEAD)
 		atomic_fetch_add(&r->a->eownerdead, 1);
 	else if (rc != 0)

@@ -32,14 +32,14 @@ static bool acquire(struct fault_arena *a, int me)
 {
 	fault_set_phase(a, me, PH_ACQUIRING);
 	int64_t t0 = fault_now_ns();
-	int rc = mps_sem_acquire(&a->sem, a->hang);
+	int rc = mps_sem_acquire(&a->sem, fault_wait_s(a));
 	double ms = fault_ms_since(t0);
 	if (rc != 0) {
 		fault_violation(a, "child %d: acquire returned %s after %.0f ms (value %u)", me,
 		                fault_code(rc), ms, mps_sem_value(&a->sem));
 		return false;
 	}
-	if (ms > a->hang * 500)
+	if (ms > fault_stall_ms(a))
 		fault_violation(a, "child %d: acquire took %.0f ms although permits kept being "
 		                "released (a wake-up went to a dead waiter?)", me, ms);
 	return true;

@@ -159,3 +159,13 @@ void fault_set_verbose(bool on)
 {
 	verbose = on;
 }
+
+double fault_wait_s(const struct fault_arena *a)
+{
+	return a->hang + FAULT_BACKSTOP_S;
+}
+
+double fault_stall_ms(struct fault_arena *a)
+{
+	return a->hang * 500 + (atomic_load(&a->watcher_lost) ? FAULT_BACKSTOP_S * 1000 : 0);
+}
