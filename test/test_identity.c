@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -115,15 +116,16 @@ static int drop_to(uid_t uid)
 /* The holder: uid A, Lock and RLock (depth 2) held until it is killed. */
 static void hidden_holder(struct mps_area *a)
 {
-	if (drop_to(UID_A) != 0)
+	/* After the uid change, which clears it: no orphan if the test dies. */
+	if (drop_to(UID_A) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 		_exit(2);
 	if (mps_lock_acquire(&a->lock, 0) != 0 || mps_rlock_acquire(&a->rlock, 0) != 0
 	    || mps_rlock_acquire(&a->rlock, 0) != 0)
 		_exit(3);
 	a->value[V_HOLDER] = getpid();
 	mps_count_add(&a->counter[0], 1);
-	for (;;)
-		pause();
+	sleep(120);  /* killed long before */
+	_exit(0);
 }
 
 /* A private mount namespace with /proc remounted hidepid=2, then uid B.

@@ -43,6 +43,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,6 +106,7 @@ static int wait_for(struct objects *o, enum op op)
 
 static void waiter(struct mps_area *a, struct objects *o, enum op op)
 {
+	prctl(PR_SET_PDEATHSIG, SIGKILL);  /* no stopped orphan if the test dies */
 	a->value[V_WAITER_TID] = gettid();
 	mps_count_add(&a->counter[1], 1);
 	int rc = wait_for(o, op);
@@ -151,9 +153,12 @@ static void releaser(struct releaser *r, enum op op)
 	pthread_t t;
 	if (pthread_create(&t, NULL, unmapper, r) != 0)
 		_exit(3);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	mps_count_add(&r->a->counter[0], 1);
+	double end = mps_now() + 60;
 	while (!__atomic_load_n(&r->a->value[V_GO], __ATOMIC_ACQUIRE))
-		;
+		if (mps_now() > end)
+			_exit(6);
 	int rc = release(r->o, op);
 	r->a->value[V_RC] = rc;
 	r->a->value[V_RETURNED] = 1;
