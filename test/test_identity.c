@@ -11,6 +11,8 @@
  *                   gets EOWNERDEAD at once (Lock; RLock at depth 1, released
  *                   by one release), and a segment operation of a reused pid
  *                   recovers the dead one's transaction instead of joining it.
+ *                   A waiter that saw the holder, which died and whose tid a
+ *                   new process took meanwhile, gets EOWNERDEAD too.
  *   C3 no atfork    children made by _Fork() and raw clone(SIGCHLD) use their
  *                   own tid: no re-entry of the parent's RLock, their Locks
  *                   record their own pid.
@@ -32,6 +34,9 @@
  *   identity.tid_reuse_rlock (process and thread) "the reused tid is told it
  *       owns the dead holder's RLock"; "RLock acquire returned success (depth
  *       then 4), want EOWNERDEAD"; "one release left the RLock held"
+ *   identity.tid_reuse_while_watched  "the watcher got timed out ... 10.0 s
+ *       after it was continued: the holder it saw died and its tid now names
+ *       another process"
  *   identity.tid_reuse_segment_guard  "the reused pid's object is gone after
  *       it exited: its work was rolled back (find c2: not found ...)";
  *       "0 names, want 1"
@@ -76,7 +81,7 @@ enum {
 	V_HOLDER, V_SETUP, V_ERRNO, V_ALIVE, V_LOCK_RC, V_LOCK_S, V_RLOCK_RC, V_CREATOR_ALIVE,
 	V_LOCK2_RC, V_RLOCK2_RC, V_RLOCK2_COUNT, V_ALIVE2, V_OPEN_RC, V_LOCKED_AFTER,
 	V_TID1, V_TID2, V_RC, V_MS, V_COUNT, V_OWNER, V_CHILD, V_IS_OWNED, V_LOCK_OWNER,
-	V_FIND1, V_FIND2, V_NAMES, V_C3_RC, V_GUARD_OFF, V_STEPS,
+	V_FIND1, V_FIND2, V_NAMES, V_C3_RC, V_GUARD_OFF, V_STEPS, V_RETURNED_AT, V_CONT_AT,
 };
 
 static void need_root(void)
@@ -499,6 +504,95 @@ ParameterizedTest(bool *thread, identity, tid_reuse_rlock, .timeout = 60)
 	cr_expect_eq(a->value[V_COUNT], 1, "%s: depth after the acquire: %lld, want 1", how,
 	             (long long)a->value[V_COUNT]);
 	cr_expect(!a->value[V_LOCKED_AFTER], "%s: one release left the RLock held", how);
+	mps_area_destroy(a);
+}
+
+/* ---- C2, a third party: a waiter that watched the holder, which dies and
+ * whose tid a new process (not touching the lock) takes before the waiter
+ * looks again. The waiter is stopped over the death and the reuse, so that
+ * no probe can fall between them. */
+
+static int hold_until_killed(struct mps_area *a)
+{
+	a->value[V_TID1] = gettid();
+	if (mps_lock_acquire(&a->lock, 0) != 0)
+		return 2;
+	mps_count_add(&a->counter[0], 1);
+	sleep(60);  /* killed long before */
+	return 3;
+}
+
+static int watch_lock(struct mps_area *a)
+{
+	a->value[V_TID2] = gettid();
+	mps_count_add(&a->counter[1], 1);
+	int rc = mps_lock_acquire(&a->lock, REUSE_T * 5);
+	a->value[V_RETURNED_AT] = (int64_t)(mps_now() * 1e6);
+	a->value[V_RC] = rc;
+	if (rc == 0 || rc == EOWNERDEAD)
+		mps_lock_release(&a->lock);
+	return 0;
+}
+
+static int squat(struct mps_area *a)
+{
+	a->value[V_CHILD] = getpid();
+	mps_count_add(&a->counter[2], 1);
+	sleep(60);  /* killed long before */
+	return 0;
+}
+
+static pid_t start_in_namespace(task_fn fn, struct mps_area *a)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(fn(a) & 0xff);
+	return pid;
+}
+
+static int watched_reuse_scene(struct mps_area *a)
+{
+	pid_t holder = start_in_namespace(hold_until_killed, a);
+	if (holder < 0 || !mps_count_await(&a->counter[0], 1, SETTLE))
+		return 2;
+	pid_t watcher = start_in_namespace(watch_lock, a);
+	if (watcher < 0 || !mps_count_await(&a->counter[1], 1, SETTLE)
+	    || !mps_await_task_state(watcher, "S", SETTLE))
+		return 3;
+	mps_sleep(0.5);  /* time for the watcher to have looked at the holder */
+	if (kill(watcher, SIGSTOP) != 0 || !mps_await_task_state(watcher, "T", SETTLE))
+		return 4;
+	kill(holder, SIGKILL);
+	reap(holder);
+	if (set_next_pid(holder) != 0)
+		return SKIP_REUSE;
+	pid_t squatter = start_in_namespace(squat, a);
+	if (squatter < 0 || !mps_count_await(&a->counter[2], 1, SETTLE))
+		return 5;
+	a->value[V_CONT_AT] = (int64_t)(mps_now() * 1e6);
+	kill(watcher, SIGCONT);
+	int r = reap(watcher);
+	kill(squatter, SIGKILL);
+	reap(squatter);
+	if (squatter != holder)
+		return SKIP_REUSE;
+	return r;
+}
+
+/* C2, a third party: the holder it watched died; a new process with the
+ * same tid is not the holder. */
+Test(identity, tid_reuse_while_watched, .timeout = 60)
+{
+	need_root();
+	struct mps_area *a = mps_area_create();
+	int r = in_pid_namespace(watched_reuse_scene, a);
+	skip_for(r, "tid reuse while watched");
+	cr_assert_eq(r, 0, "the scene failed (%d)", r);
+	double latency = (a->value[V_RETURNED_AT] - a->value[V_CONT_AT]) / 1e6;
+	cr_expect_eq(a->value[V_RC], EOWNERDEAD, "the watcher got %s %.3f s after it was "
+	             "continued: the holder it saw died and its tid now names another process",
+	             mps_strerror((int)a->value[V_RC]), latency);
+	cr_expect(latency < REUSE_T * 2, "the watcher noticed after %.3f s", latency);
 	mps_area_destroy(a);
 }
 
