@@ -1,6 +1,6 @@
 /* issue 9, contract C5: destruction safety. Once a releaser (Lock, RLock
- * release, Semaphore release, Event set, Condition notify and notify_all)
- * has published what lets a waiter go, the waiter may claim, finish and make
+ * release, Semaphore release, Event set, Condition notify and notify_all,
+ * the last party of a Barrier) has published what lets a waiter go, the waiter may claim, finish and make
  * the memory go away: after that atomic the releaser touches nothing but the
  * futex syscall, which fails harmlessly on unmapped memory.
  *
@@ -33,8 +33,8 @@
  *                 groups CAS)
  *   (notify_all)  the same (seq bump, and the lock offset read for the
  *                 requeue, after the groups CAS)
- *   (semaphore), (event): passed already (nothing after the atomic but the
- *                 futex wake).
+ *   (semaphore), (event), (barrier: the last party trips it): passed
+ *                 already (nothing after the atomic but the futex wake).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,9 +55,10 @@
 #define STARVE    0.1        /* a waiter that waited this long counts as starving */
 #define MAX_STEPS 1000000
 
-enum op { OP_LOCK, OP_RLOCK, OP_SEMAPHORE, OP_EVENT, OP_NOTIFY, OP_NOTIFY_ALL, OP_COUNT };
+enum op { OP_LOCK, OP_RLOCK, OP_SEMAPHORE, OP_EVENT, OP_NOTIFY, OP_NOTIFY_ALL, OP_BARRIER,
+          OP_COUNT };
 static const char *op_names[] = { "lock", "rlock", "semaphore", "event", "notify",
-                                  "notify_all" };
+                                  "notify_all", "barrier" };
 
 /* The page that goes away. */
 struct objects {
@@ -67,6 +68,7 @@ struct objects {
 	mps_event_t event;
 	mps_cond_t cond;
 	mps_lock_t cond_lock;
+	mps_barrier_t barrier;
 };
 
 /* area->value slots */
@@ -94,6 +96,8 @@ static int wait_for(struct objects *o, enum op op)
 		return mps_sem_acquire(&o->sem, 30);
 	case OP_EVENT:
 		return mps_event_wait(&o->event, 30);
+	case OP_BARRIER:
+		return mps_barrier_wait(&o->barrier, 30, NULL);
 	default:
 		rc = mps_lock_acquire(&o->cond_lock, 30);
 		if (rc)
@@ -137,6 +141,7 @@ static int release(struct objects *o, enum op op)
 	case OP_SEMAPHORE: return mps_sem_release(&o->sem, 1);
 	case OP_EVENT: mps_event_set(&o->event); return 0;
 	case OP_NOTIFY: return mps_cond_notify(&o->cond, 1);
+	case OP_BARRIER: return mps_barrier_wait(&o->barrier, 30, NULL);  /* the last party */
 	default: return mps_cond_notify_all(&o->cond);
 	}
 }
@@ -176,6 +181,7 @@ static bool published(const struct objects *o, enum op op, pid_t releaser_tid)
 	case OP_RLOCK: return mps_rlock_owner(&o->rlock) != releaser_tid;
 	case OP_SEMAPHORE: return mps_sem_value(&o->sem) > 0;
 	case OP_EVENT: return mps_event_is_set(&o->event);
+	case OP_BARRIER: return mps_barrier_n_waiting(&o->barrier) == 0;
 	default: return mps_cond_n_waiting(&o->cond) == 0;
 	}
 }
@@ -239,6 +245,7 @@ static struct objects *map_objects(void)
 	close(fd);
 	cr_assert(o != MAP_FAILED);
 	cr_assert_eq(mps_sem_init(&o->sem, 0), 0);
+	cr_assert_eq(mps_barrier_init(&o->barrier, 2, 60), 0);
 	return o;
 }
 
@@ -258,6 +265,8 @@ static pid_t start_waiter(struct mps_area *a, struct objects *o, enum op op)
 			mps_sleep(0.001);
 		cr_assert_eq(mps_cond_n_waiting(&o->cond), 1);
 	}
+	if (op == OP_BARRIER)
+		cr_assert_eq(mps_barrier_n_waiting(&o->barrier), 1);
 	if (op == OP_LOCK || op == OP_RLOCK)
 		mps_sleep(STARVE);
 	/* Out of the kernel's futex queue, as a waiter between two sleeps: the
@@ -271,7 +280,7 @@ static pid_t start_waiter(struct mps_area *a, struct objects *o, enum op op)
 ParameterizedTestParameters(release_safety, unmapped_after_publish)
 {
 	static enum op ops[] = { OP_LOCK, OP_RLOCK, OP_SEMAPHORE, OP_EVENT, OP_NOTIFY,
-	                         OP_NOTIFY_ALL };
+	                         OP_NOTIFY_ALL, OP_BARRIER };
 	return cr_make_param_array(enum op, ops, OP_COUNT);
 }
 
