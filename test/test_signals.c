@@ -16,13 +16,17 @@
  *   signals.before_first_sleep (semaphore) "semaphore: the handler ran before
  *       the first sleep, yet the call returned timed out: ... after 3.002 s";
  *       the same for (lock), (event), (barrier), (condition)
+ *   signals.after_a_wait_returned "lock: the handler ran after its wait
+ *       returned, before it slept again, yet the call returned timed out ..."
  *   signals.during_sleep: the control; passed already.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -192,5 +196,56 @@ ParameterizedTest(enum prim *p, signals, during_sleep, .timeout = 60)
 	cr_assert(mps_await_task_state(pid, "S", 10), "%s: the child never slept", prim_names[*p]);
 	cr_assert_eq(kill(pid, SIGUSR1), 0);
 	expect_eintr(a, pid, *p, "while it slept");
+	mps_area_destroy(a);
+}
+
+/* Resumes the child to its next futex wait's syscall-entry stop. */
+static void run_to_futex_wait(pid_t pid)
+{
+	cr_assert_eq(ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD), 0);
+	for (int stops = 0; stops < 1000; stops++) {
+		int st = step(pid, PTRACE_SYSCALL, 0);
+		cr_assert(WIFSTOPPED(st), "lock: the call ended before it slept (%#x)", st);
+		if (WSTOPSIG(st) != (SIGTRAP | 0x80))
+			continue;
+		struct __ptrace_syscall_info info;
+		long n = ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof info, &info);
+		cr_assert(n > 0, "PTRACE_GET_SYSCALL_INFO: %s", strerror(errno));
+		int cmd = (int)(info.entry.args[1] & FUTEX_CMD_MASK);
+		if (info.op == PTRACE_SYSCALL_INFO_ENTRY && info.entry.nr == SYS_futex
+		    && (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET))
+			return;
+	}
+	cr_assert_fail("lock: no futex wait in 1000 system calls");
+}
+
+/* "Or between a wake and the next sleep": the waiter's first futex wait
+ * finds the lock released (this process releases it while the waiter is
+ * stopped at the wait's syscall entry) and taken again (this process takes
+ * it back), so the wait returns at once and the waiter must register and
+ * sleep again. It gets its one signal right after that new registration
+ * (its first store to the lock word after the wait returned). Lock only:
+ * the one primitive whose waiter stores again before its next sleep. */
+Test(signals, after_a_wait_returned, .timeout = 60)
+{
+	struct mps_area *a = mps_area_create();
+	pid_t pid = child_at_first_store(a, P_LOCK);
+	run_to_futex_wait(pid);
+	cr_assert_eq(mps_lock_release(&a->lock), 0);
+	cr_assert_eq(mps_lock_acquire(&a->lock, 0), 0, "lock: cannot take it back");
+	uint32_t before = a->lock.word;
+	long steps = 0;
+	while (a->lock.word == before) {
+		int st = step(pid, PTRACE_SINGLESTEP, 0);
+		cr_assert(WIFSTOPPED(st), "lock: the call ended before it registered again (%#x)", st);
+		cr_assert(++steps < MAX_STEPS, "lock: no store in %ld steps", steps);
+	}
+	cr_log_info("lock: registered again %ld steps after the wait's entry", steps);
+	cr_assert_eq(kill(pid, SIGUSR1), 0);
+	int st = step(pid, PTRACE_CONT, 0);
+	cr_assert(WIFSTOPPED(st) && WSTOPSIG(st) == SIGUSR1, "lock: no SIGUSR1 delivery stop (%#x)",
+	          st);
+	cr_assert_eq(ptrace(PTRACE_DETACH, pid, NULL, (void *)(intptr_t)SIGUSR1), 0);
+	expect_eintr(a, pid, P_LOCK, "after its wait returned, before it slept again");
 	mps_area_destroy(a);
 }
