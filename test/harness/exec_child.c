@@ -1,4 +1,4 @@
-/* The image a test's child execs while it holds a lock (test_identity,
+/* The image a test's child execs while it holds a lock (test_ownership,
  * issue 9 C4). It knows nothing of mpsync: it says "running" by writing one
  * byte to fd argv[1], waits for one byte on fd argv[2], and exits 0. */
 #include <stdlib.h>

@@ -22,28 +22,28 @@
  *
  * How each failed on the code before the fix (f15d62e), release preset, as
  * root (each check is cr_expect, so every broken promise reports):
- *   identity.hidepid_owner_is_alive   "mps_owner_alive(holder) is false for a
+ *   ownership.hidepid_owner_is_alive   "mps_owner_alive(holder) is false for a
  *       live hidden holder"; "Lock acquire returned acquired, but the previous
  *       owner died holding it after 0.020 s while its holder lives: two
  *       holders"; the same for the RLock
- *   identity.hidepid_segment_liveness "creator_alive is false for a live
+ *   ownership.hidepid_segment_liveness "creator_alive is false for a live
  *       hidden creator"; "the waiter's attach took the live hidden creator's
  *       slot (1 attached)"
- *   identity.tid_reuse_lock (process and thread)  "the reused tid's Lock
+ *   ownership.tid_reuse_lock (process and thread)  "the reused tid's Lock
  *       acquire returned timed out ... after 2.000 s, want EOWNERDEAD"
- *   identity.tid_reuse_rlock (process and thread) "the reused tid is told it
+ *   ownership.tid_reuse_rlock (process and thread) "the reused tid is told it
  *       owns the dead holder's RLock"; "RLock acquire returned success (depth
  *       then 4), want EOWNERDEAD"; "one release left the RLock held"
- *   identity.tid_reuse_while_watched  "the watcher got timed out ... 10.0 s
+ *   ownership.tid_reuse_while_watched  "the watcher got timed out ... 10.0 s
  *       after it was continued: the holder it saw died and its tid now names
  *       another process"
- *   identity.tid_reuse_segment_guard  "the reused pid's object is gone after
+ *   ownership.tid_reuse_segment_guard  "the reused pid's object is gone after
  *       it exited: its work was rolled back (find c2: not found ...)";
  *       "0 names, want 1"
- *   identity.fork_without_atfork (_Fork and clone)  "the child re-entered the
+ *   ownership.fork_without_atfork (_Fork and clone)  "the child re-entered the
  *       parent's RLock (success, want ETIMEDOUT)"; "the child's Lock records
  *       <parent pid>, not the child's pid"
- *   identity.exec_while_holding       passes already: today's code meets C4.
+ *   ownership.exec_while_holding       passes already: today's code meets C4.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -244,7 +244,7 @@ static void hidden_scene_end(struct hidden_scene *s)
 }
 
 /* C1: Lock and RLock whose holder /proc hides from the waiter. */
-Test(identity, hidepid_owner_is_alive, .timeout = 60)
+Test(ownership, hidepid_owner_is_alive, .timeout = 60)
 {
 	struct hidden_scene s;
 	hidden_scene_start(&s);
@@ -284,7 +284,7 @@ static bool attached(const struct mps_segment_info *info, pid_t pid)
 /* C1 for segments: the creator (this process, root) is hidden from the
  * waiter: its creator_alive is true, and the waiter's attach by name does
  * not take this process's attach slot for a dead one's. */
-Test(identity, hidepid_segment_liveness, .timeout = 60)
+Test(ownership, hidepid_segment_liveness, .timeout = 60)
 {
 	struct hidden_scene s;
 	hidden_scene_start(&s);
@@ -453,14 +453,14 @@ static int rlock_reuse_scene(struct mps_area *a)
 	return reuse_scene(a, take_rlock_3_and_die, reused_rlock);
 }
 
-ParameterizedTestParameters(identity, tid_reuse_lock)
+ParameterizedTestParameters(ownership, tid_reuse_lock)
 {
 	static bool thread[] = { false, true };
 	return cr_make_param_array(bool, thread, 2);
 }
 
 /* C2, Lock: the reused tid meets its own tid in a word it did not take. */
-ParameterizedTest(bool *thread, identity, tid_reuse_lock, .timeout = 60)
+ParameterizedTest(bool *thread, ownership, tid_reuse_lock, .timeout = 60)
 {
 	need_root();
 	const char *how = *thread ? "thread" : "process";
@@ -480,14 +480,14 @@ ParameterizedTest(bool *thread, identity, tid_reuse_lock, .timeout = 60)
 	mps_area_destroy(a);
 }
 
-ParameterizedTestParameters(identity, tid_reuse_rlock)
+ParameterizedTestParameters(ownership, tid_reuse_rlock)
 {
 	static bool thread[] = { false, true };
 	return cr_make_param_array(bool, thread, 2);
 }
 
 /* C2, RLock: no re-entry with the dead holder's depth. */
-ParameterizedTest(bool *thread, identity, tid_reuse_rlock, .timeout = 60)
+ParameterizedTest(bool *thread, ownership, tid_reuse_rlock, .timeout = 60)
 {
 	need_root();
 	const char *how = *thread ? "thread" : "process";
@@ -581,7 +581,7 @@ static int watched_reuse_scene(struct mps_area *a)
 
 /* C2, a third party: the holder it watched died; a new process with the
  * same tid is not the holder. */
-Test(identity, tid_reuse_while_watched, .timeout = 60)
+Test(ownership, tid_reuse_while_watched, .timeout = 60)
 {
 	need_root();
 	struct mps_area *a = mps_area_create();
@@ -696,7 +696,7 @@ static int guard_reuse_scene(struct mps_area *a)
 }
 
 /* C2, segment guard: recover, never join a dead pid's transaction. */
-Test(identity, tid_reuse_segment_guard, .timeout = 60)
+Test(ownership, tid_reuse_segment_guard, .timeout = 60)
 {
 	need_root();
 	struct mps_area *a = mps_area_create();
@@ -725,7 +725,7 @@ static pid_t fork_without_handlers(int via)
 	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 }
 
-ParameterizedTestParameters(identity, fork_without_atfork)
+ParameterizedTestParameters(ownership, fork_without_atfork)
 {
 	static int via[] = { VIA_FORK_NO_ATFORK, VIA_RAW_CLONE };
 	return cr_make_param_array(int, via, 2);
@@ -733,7 +733,7 @@ ParameterizedTestParameters(identity, fork_without_atfork)
 
 /* C3: the parent holds an RLock; the child must not re-enter it, and a Lock
  * it takes must record the child's pid. */
-ParameterizedTest(int *via, identity, fork_without_atfork, .timeout = 60)
+ParameterizedTest(int *via, ownership, fork_without_atfork, .timeout = 60)
 {
 	const char *how = *via == VIA_FORK_NO_ATFORK ? "_Fork" : "clone";
 	struct mps_area *a = mps_area_create();
@@ -781,7 +781,7 @@ static bool read_byte(int fd, double timeout)
 /* C4, the documented limit: exec does not release. While the new image
  * runs the lock is held by the same pid (alive); after it exits and is
  * reaped, the next acquirer gets EOWNERDEAD. */
-Test(identity, exec_while_holding, .timeout = 60)
+Test(ownership, exec_while_holding, .timeout = 60)
 {
 	struct mps_area *a = mps_area_create();
 	int running[2], command[2];
