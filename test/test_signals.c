@@ -12,6 +12,13 @@
  * before the futex sleep and after the call's entry; then it runs untraced.
  * The handler is installed without SA_RESTART, as Python installs its own.
  *
+ * Why the first store: a handler that ran before the call did anything is
+ * indistinguishable from one that ran before the call; the first store is
+ * the earliest point where the call is visibly under way, and a guard taken
+ * at the slow path's start (before registering) covers it. It is not in the
+ * residual window (between the last check for pending signals and the
+ * sleep): a waiter that registers has yet to make that check.
+ *
  * How each failed on the code before the fix (f15d62e), release preset:
  *   signals.before_first_sleep (semaphore) "semaphore: the handler ran before
  *       the first sleep, yet the call returned timed out: ... after 3.002 s";
