@@ -296,3 +296,321 @@ Test(recovery, list_del_middle_killed_at_cross_store)
 {
 	list_remove_middle(false);
 }
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* Whether the count of o reached 0 within 10 s (a counter, not a sleep). */
+static bool await_zero_refs(const void *o)
+{
+	double end = mps_now() + 10.0;
+	while (mps_object_refs(o) != 0)
+		if (mps_now() > end)
+			return false;
+	return true;
+}
+
+/* The exact window of issue 9's defect 6: the last reference is dropped
+ * (count 0, magic still set) and the destroyer waits for the segment guard,
+ * which this test holds. Every way of taking a reference must fail with
+ * ESTALE there: on the old code mps_object_retain revived the object, whose
+ * block was then freed and reused under the reviver. */
+Test(lifecycle, retain_in_destroy_window)
+{
+	struct mps_area *area = mps_area_create();
+	mps_segment_t *seg = segtest_named(area, SEG_SIZE);
+	struct mps_seg_header *h = hdr(seg);
+	mps_dict_t *d;
+	mps_list_t *l;
+	mps_lock_t *p;
+	cr_assert_eq(mps_segment_dict(seg, "d", MPS_CREATE_ONLY, &d), 0);
+	cr_assert_eq(mps_segment_list(seg, "l", MPS_CREATE_ONLY, &l), 0);
+	mps_var_t k = mps_int(1), none = mps_none();
+	cr_assert_eq(mps_dict_set(d, &k, &none), 0);
+	cr_assert_eq(mps_list_append(l, &none), 0);
+	cr_assert_eq(mps_segment_lock(seg, NULL, MPS_CREATE_ONLY, &p), 0);
+	uint64_t off = mps_obj_offset(p);
+
+	bool took = mps_seg_enter(h);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		_exit(mps_object_release(p) == 0 ? 0 : 1);
+	cr_assert(await_zero_refs(p), "the releaser never dropped the count");
+	cr_assert_eq(mps_object_kind(p), MPS_KIND_LOCK, "destroyed with the guard held?");
+	int retained = mps_object_retain(p);
+	mps_var_t r = mps_ref(p);
+	int stored = mps_dict_set(d, &k, &r), appended = mps_list_append(l, &r);
+	mps_value_t *v = NULL;
+	int valued = mps_segment_value(seg, NULL, MPS_CREATE_ONLY, 'i', NULL, MPS_SYNC_LOCK, p, &v);
+	mps_seg_leave(h, took);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	cr_assert_eq(retained, ESTALE, "mps_object_retain at count 0: %d", retained);
+	cr_assert_eq(stored, ESTALE, "dict set of a REF at count 0: %d", stored);
+	cr_assert_eq(appended, ESTALE, "list append of a REF at count 0: %d", appended);
+	cr_assert_eq(valued, ESTALE, "a Value on a lock at count 0: %d", valued);
+	cr_assert_eq(mps_object_kind(p), MPS_KIND_NONE, "the destroyed object keeps its magic");
+	mps_var_t got;
+	cr_assert_eq(mps_dict_get(d, &k, &got, (mps_out_t){ NULL, 0 }), 0);
+	cr_assert_eq(got.type, MPS_NONE);
+	cr_assert_eq(mps_list_len(l), 1);
+	struct mps_segment_info info;
+	cr_assert_eq(mps_segment_info(seg, &info), 0);
+	cr_assert_eq(info.objects, 2, "objects: %u", info.objects);
+
+	/* The block is reused: a Semaphore made there hands out its value. */
+	mps_sem_t *s;
+	cr_assert_eq(mps_segment_semaphore(seg, NULL, MPS_CREATE_ONLY, 1, &s), 0);
+	cr_assert_eq(mps_obj_offset(s), off, "the freed block was not reused");
+	cr_assert_eq(mps_sem_acquire(s, 0), 0);
+	cr_assert_eq(mps_sem_acquire(s, 0), ETIMEDOUT);
+	cr_assert_eq(mps_object_refs(s), 1);
+	cr_assert_eq(mps_object_release(s), 0);
+	cr_assert_eq(mps_segment_remove(seg, "d"), 0);
+	cr_assert_eq(mps_segment_remove(seg, "l"), 0);
+	heap_pristine(seg, "after the window");
+	segtest_end(area, seg);
+}
+
+/* mps_segment_get: the name's object, already retained. */
+Test(lifecycle, get_returns_retained)
+{
+	struct mps_area *area = mps_area_create();
+	mps_segment_t *seg = segtest_named(area, SEG_SIZE);
+	mps_queue_t *q;
+	cr_assert_eq(mps_segment_queue(seg, "q", MPS_CREATE_ONLY, 0, 4096, &q), 0);
+	void *o = NULL;
+	enum mps_kind kind = MPS_KIND_NONE;
+	cr_assert_eq(mps_segment_get(seg, "q", &o, &kind), 0);
+	cr_assert(o == q && kind == MPS_KIND_QUEUE);
+	cr_assert_eq(mps_object_refs(q), 2);
+	cr_assert_eq(mps_segment_remove(seg, "q"), 0);
+	cr_assert_eq(mps_object_refs(q), 1);
+	cr_assert_eq(mps_queue_put(q, "abc", 3, 0), 0);
+	char buf[8];
+	size_t len;
+	cr_assert_eq(mps_queue_get(q, buf, sizeof buf, &len, 0), 0);
+	cr_assert(len == 3 && memcmp(buf, "abc", 3) == 0);
+	cr_assert_eq(mps_object_release(q), 0);
+	cr_assert_eq(mps_object_kind(q), MPS_KIND_NONE);
+	o = NULL;
+	cr_assert_eq(mps_segment_get(seg, "q", &o, &kind), ENOENT);
+	cr_assert(o == NULL);
+	cr_assert_eq(mps_segment_get(seg, "", &o, NULL), EINVAL);
+	cr_assert_eq(mps_segment_get(seg, "q", NULL, NULL), EINVAL);
+	cr_assert_eq(mps_segment_get(NULL, "q", &o, NULL), EINVAL);
+	heap_pristine(seg, "after get");
+	segtest_end(area, seg);
+}
+
+#define RACE_ROUNDS  300
+#define RACE_WORKERS 3
+enum { C_STOP, C_GOT, C_STALE };
+
+/* Takes "x" by name while the parent removes and remakes it: every object
+ * obtained is alive and a Lock for as long as the reference is held; it is
+ * used as a lock, stored as a REF in dict "d" (own key), retained and
+ * released again, then given back. */
+static int race_role(struct mps_area *area, int index)
+{
+	mps_segment_t *seg = segtest_open(area);
+	MPS_CHECK(seg);
+	mps_dict_t *d = segtest_find(seg, "d", MPS_KIND_DICT);
+	MPS_CHECK(d);
+	mps_var_t key = mps_int(index);
+	while (!mps_count_get(&area->counter[C_STOP])) {
+		void *o;
+		enum mps_kind kind;
+		int r = mps_segment_get(seg, "x", &o, &kind);
+		if (r == ENOENT)
+			continue;
+		MPS_CHECK(r == 0 && kind == MPS_KIND_LOCK);
+		MPS_CHECK(mps_object_kind(o) == MPS_KIND_LOCK && mps_object_refs(o) >= 1);
+		MPS_CHECK(mps_lock_acquire(o, 10.0) == 0 && mps_lock_release(o) == 0);
+		mps_var_t ref = mps_ref(o);
+		MPS_CHECK(mps_dict_set(d, &key, &ref) == 0);
+		MPS_CHECK(mps_object_retain(o) == 0 && mps_object_release(o) == 0);
+		MPS_CHECK(mps_dict_del(d, &key) == 0);
+		MPS_CHECK(mps_object_kind(o) == MPS_KIND_LOCK);
+		MPS_CHECK(mps_object_release(o) == 0);
+		mps_count_add(&area->counter[C_GOT], 1);
+	}
+	mps_segment_close(seg);
+	return 0;
+}
+
+/* Many rounds of the name's last reference dropped while workers get,
+ * retain and store the object: a Semaphore made right after each removal
+ * never hands out more permits than its value (a revived Lock reused as
+ * its block would write a tid into its count), and everything is given
+ * back at the end. */
+MPS_FLAVOURS(lifecycle, remove_races_retain)
+ParameterizedTest(enum mps_flavour *f, lifecycle, remove_races_retain)
+{
+	struct mps_area *area = mps_area_create();
+	mps_segment_t *seg = segtest_named(area, SEG_SIZE);
+	mps_dict_t *d;
+	cr_assert_eq(mps_segment_dict(seg, "d", MPS_CREATE_ONLY, &d), 0);
+	struct mps_workers w;
+	mps_workers_start(&w, *f, area, race_role, RACE_WORKERS, 0);
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		mps_lock_t *x;
+		cr_assert_eq(mps_segment_lock(seg, "x", MPS_CREATE_ONLY, &x), 0);
+		uint32_t got = mps_count_get(&area->counter[C_GOT]);
+		mps_count_await(&area->counter[C_GOT], got + 1, 0.05);
+		cr_assert_eq(mps_segment_remove(seg, "x"), 0);
+		mps_sem_t *s;
+		cr_assert_eq(mps_segment_semaphore(seg, NULL, MPS_CREATE_ONLY, 1, &s), 0);
+		cr_assert_eq(mps_sem_acquire(s, 0), 0);
+		cr_assert_eq(mps_sem_acquire(s, 0), ETIMEDOUT, "round %d: a second permit", round);
+		cr_assert_eq(mps_sem_value(s), 0);
+		cr_assert_eq(mps_object_release(s), 0);
+	}
+	mps_count_add(&area->counter[C_STOP], 1);
+	segtest_join(&w, 60.0, "remove races retain");
+	cr_log_info("remove races retain (%s): %u objects got by name over %d rounds",
+	            mps_flavour_name(*f), mps_count_get(&area->counter[C_GOT]), RACE_ROUNDS);
+	cr_assert_eq(mps_dict_len(d), 0);
+	cr_assert_eq(mps_segment_remove(seg, "d"), 0);
+	heap_pristine(seg, "after the race");
+	segtest_end(area, seg);
+}
+
+/* ---------------------------------------------------------------- errno */
+
+#define SENTINEL 4242
+
+/* A call's result is as expected and errno is still the sentinel. */
+static void kept(int r, int want, const char *what)
+{
+	int e = errno;
+	errno = SENTINEL;
+	cr_assert_eq(r, want, "%s: %d, expected %d", what, r, want);
+	cr_assert_eq(e, SENTINEL, "%s left errno = %d", what, e);
+}
+
+/* A child that takes the segment guard, says so, holds it for hold seconds
+ * and then releases it, or dies holding it when hold is negative. */
+static pid_t guard_holder(struct mps_area *area, mps_segment_t *seg, double hold)
+{
+	mps_count_reset(area);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		bool took = mps_seg_enter(hdr(seg));
+		mps_count_add(&area->counter[0], 1);
+		if (hold < 0)
+			_exit(0);
+		mps_sleep(hold);
+		mps_seg_leave(hdr(seg), took);
+		_exit(0);
+	}
+	cr_assert(mps_count_await(&area->counter[0], 1, 10.0));
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+}
+
+/* Every segment call, failing or succeeding, waiting on a contended or a
+ * dead holder's guard, leaves errno as it found it (SPEC §2). */
+Test(lifecycle, errno_untouched)
+{
+	struct mps_area *area = mps_area_create();
+	char name[96];
+	snprintf(name, sizeof name, "%s-e", area->segname);
+	mps_segment_t *seg = NULL, *other = NULL;
+	errno = SENTINEL;
+	kept(mps_segment_create(name, SEG_SIZE, &seg), 0, "create");
+	kept(mps_segment_create(name, SEG_SIZE, &other), EEXIST, "create of an existing name");
+	kept(mps_segment_open_or_create(name, SEG_SIZE, &other), 0, "open_or_create, existing");
+	kept(mps_segment_close(other), 0, "close");
+	kept(mps_segment_open(name, &other), 0, "open");
+	kept(mps_segment_close(other), 0, "close");
+	kept(mps_segment_open("mpsync-errno-missing", &other), ENOENT, "open of a missing name");
+	kept(mps_segment_unlink("mpsync-errno-missing"), ENOENT, "unlink of a missing name");
+	kept(mps_segment_create("a/b", SEG_SIZE, &other), EINVAL, "create of a bad name");
+	kept(mps_segment_create_anonymous(SEG_SIZE, &other), 0, "create_anonymous");
+	kept(mps_segment_close(other), 0, "close anonymous");
+	struct mps_segment_info info;
+	kept(mps_segment_info(seg, &info), 0, "info");
+
+	void *o;
+	kept(mps_segment_find(seg, "none", &o, NULL), ENOENT, "find of a missing name");
+	kept(mps_segment_get(seg, "none", &o, NULL), ENOENT, "get of a missing name");
+	kept(mps_segment_remove(seg, "none"), ENOENT, "remove of a missing name");
+	mps_lock_t *l;
+	kept(mps_segment_lock(seg, "l", MPS_CREATE_ONLY, &l), 0, "create a Lock");
+	kept(mps_segment_lock(seg, "l", MPS_CREATE_ONLY, &l), EEXIST, "create-only, existing");
+	kept(mps_segment_lock(seg, "m", MPS_OPEN_ONLY, &l), ENOENT, "open-only, missing");
+	mps_sem_t *s;
+	kept(mps_segment_semaphore(seg, "l", MPS_OPEN_OR_CREATE, 1, &s), EPROTOTYPE, "wrong kind");
+	kept(mps_object_retain(l), 0, "retain");
+	kept(mps_object_release(l), 0, "release");
+	kept(mps_object_retain(&info), EINVAL, "retain of a non-object");
+
+	mps_queue_t *q;
+	char buf[64];
+	size_t len;
+	kept(mps_segment_joinable_queue(seg, "q", MPS_CREATE_ONLY, 1, 4096, &q), 0, "queue");
+	kept(mps_queue_get(q, buf, sizeof buf, &len, 0.05), ETIMEDOUT, "timed-out get");
+	kept(mps_queue_get(q, buf, sizeof buf, &len, 0), ETIMEDOUT, "get_nowait, empty");
+	kept(mps_queue_put(q, "x", 1, 0), 0, "put");
+	kept(mps_queue_put(q, "y", 1, 0.05), ETIMEDOUT, "timed-out put");
+	kept(mps_queue_join(q, 0.05), ETIMEDOUT, "timed-out join");
+	kept(mps_queue_get(q, buf, sizeof buf, &len, 1.0), 0, "get");
+	kept(mps_queue_task_done(q), 0, "task_done");
+	kept(mps_queue_task_done(q), EOVERFLOW, "task_done once too often");
+	kept(mps_queue_shutdown(q, true), 0, "shutdown");
+	kept(mps_queue_put(q, "z", 1, 0), ESHUTDOWN, "put after shutdown");
+
+	mps_value_t *v;
+	int32_t x = 7;
+	kept(mps_segment_value(seg, "v", MPS_CREATE_ONLY, 'i', &x, MPS_SYNC_LOCK, l, &v), 0,
+	     "Value on a given Lock");
+	kept(mps_value_get(v, &x), 0, "value get");
+	kept(mps_lock_acquire(l, 0) == 0 ? 0 : -1, 0, "lock taken by the test");
+	errno = SENTINEL;
+	kept(mps_value_acquire(v, 0.05), ETIMEDOUT, "value acquire timed out");
+	kept(mps_lock_release(l) == 0 ? 0 : -1, 0, "lock released");
+	errno = SENTINEL;
+
+	mps_dict_t *d;
+	mps_list_t *li;
+	mps_namespace_t *ns;
+	kept(mps_segment_dict(seg, "d", MPS_CREATE_ONLY, &d), 0, "dict");
+	kept(mps_segment_list(seg, "li", MPS_CREATE_ONLY, &li), 0, "list");
+	kept(mps_segment_namespace(seg, "ns", MPS_CREATE_ONLY, &ns), 0, "namespace");
+	mps_var_t k = mps_int(1), val, ref = mps_ref(q);
+	kept(mps_dict_get(d, &k, &val, (mps_out_t){ buf, sizeof buf }), ENOENT, "dict get, missing");
+	kept(mps_dict_set(d, &k, &ref), 0, "dict set REF");
+	kept(mps_list_get(li, 3, &val, (mps_out_t){ buf, sizeof buf }), ERANGE, "list get, range");
+	kept(mps_list_append(li, &k), 0, "list append");
+	kept(mps_namespace_get(ns, "a", &val, (mps_out_t){ buf, sizeof buf }), ENOENT,
+	     "namespace get, missing");
+
+	/* The segment guard contended (its holder lets go after 0.1 s), then
+	 * left by a dead holder: the waits and the recovery keep errno too. */
+	pid_t pid = guard_holder(area, seg, 0.1);
+	kept(mps_segment_find(seg, "l", &o, NULL), 0, "find, guard contended");
+	reap(pid);
+	pid = guard_holder(area, seg, -1);
+	reap(pid);
+	kept(mps_segment_remove(seg, "l"), 0, "remove, guard's holder dead");
+	kept(mps_dict_del(d, &k), 0, "dict del");
+
+	kept(mps_segment_remove(seg, "q"), 0, "remove q");
+	kept(mps_segment_remove(seg, "v"), 0, "remove v");
+	kept(mps_segment_remove(seg, "d"), 0, "remove d");
+	kept(mps_segment_remove(seg, "li"), 0, "remove li");
+	kept(mps_segment_remove(seg, "ns"), 0, "remove ns");
+	heap_pristine(seg, "errno");
+	kept(mps_segment_close(seg), 0, "close");
+	kept(mps_segment_unlink(name), 0, "unlink");
+	mps_area_destroy(area);
+}

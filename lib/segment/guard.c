@@ -136,27 +136,35 @@ static void recover(struct mps_seg_header *h, struct mps_guard *g)
 	mps_journal_replay(h, &g->journal, settle);
 }
 
+/* Each keeps errno as the caller left it (SPEC §2): futex calls and owner
+ * probes underneath may change it. */
 int mps_guard_acquire(struct mps_seg_header *h, struct mps_guard *g, double timeout)
 {
+	int saved = errno;
 	int r = mps_lock_acquire(&g->lock, timeout);
 	if (r == EOWNERDEAD) {
 		recover(h, g);
 		r = 0;
 	}
+	errno = saved;
 	return r;
 }
 
 void mps_guard_release(struct mps_guard *g)
 {
+	int saved = errno;
 	mps_lock_release(&g->lock);
+	errno = saved;
 }
 
 int mps_guard_wait(struct mps_seg_header *h, struct mps_guard *g, mps_cond_t *c, double timeout)
 {
+	int saved = errno;
 	int r = mps_cond_wait_lock(c, &g->lock, timeout);
 	if (r == EOWNERDEAD) {
 		recover(h, g);
 		r = 0;
 	}
+	errno = saved;
 	return r;
 }

@@ -135,12 +135,13 @@ bool mps_seg_enter(struct mps_seg_header *h)
 {
 	if ((uint32_t)mps_lock_owner(&h->guard.lock) == mps_self_tid())
 		return false;
-	int r;
+	int saved = errno, r;   /* errno is the caller's (SPEC §2) */
 	while ((r = mps_lock_acquire(&h->guard.lock, MPS_FOREVER)) != 0 && r != EOWNERDEAD)
 		;   /* EINTR of an interruptible thread: the segment lock is internal */
 	if (r == EOWNERDEAD)
 		mps_journal_replay(h, &h->guard.journal, NULL);   /* stores only */
 	mps_journal_begin(&h->guard.journal);
+	errno = saved;
 	return true;
 }
 
@@ -148,14 +149,18 @@ void mps_seg_leave(struct mps_seg_header *h, bool took)
 {
 	if (!took)
 		return;
+	int saved = errno;
 	mps_journal_close(h, &h->guard.journal, NULL);
 	mps_lock_release(&h->guard.lock);
+	errno = saved;
 }
 
 void mps_seg_abort(struct mps_seg_header *h)
 {
+	int saved = errno;
 	mps_journal_undo(h, &h->guard.journal, NULL);
 	mps_lock_release(&h->guard.lock);
+	errno = saved;
 }
 
 int mps_seg_alloc(struct mps_seg_header *h, size_t size, uint64_t *off)

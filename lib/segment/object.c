@@ -341,7 +341,9 @@ int mps_segment_foreach(mps_segment_t *seg, mps_segment_visit_fn fn, void *arg)
 	if (!seg || !fn)
 		return EINVAL;
 	struct mps_seg_header *h = seg->h;
+	int saved = errno;   /* the caller's, even when malloc fails (SPEC §2) */
 	struct mps_dir_entry *copy = malloc(sizeof *copy * h->dir_capacity);
+	errno = saved;
 	if (!copy)
 		return ENOMEM;
 	bool took = mps_seg_enter(h);

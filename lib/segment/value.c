@@ -315,7 +315,7 @@ static void *given_lock(struct cells *c)
 }
 
 /* 0 or EOWNERDEAD: the lock is held (none is for raw); else not held. */
-static int take(struct cells *c, double timeout)
+static int take_lock(struct cells *c, double timeout)
 {
 	switch (c->sync) {
 	case MPS_SYNC_NONE:  return 0;
@@ -325,7 +325,7 @@ static int take(struct cells *c, double timeout)
 	}
 }
 
-static int drop(struct cells *c)
+static int drop_lock(struct cells *c)
 {
 	switch (c->sync) {
 	case MPS_SYNC_NONE:  return 0;
@@ -333,6 +333,24 @@ static int drop(struct cells *c)
 	case MPS_SYNC_LOCK:  return mps_lock_release(given_lock(c));
 	default:             return mps_rlock_release(given_lock(c));
 	}
+}
+
+/* The two keep errno as the caller left it (SPEC §2): futex calls and
+ * owner probes underneath may change it. */
+static int take(struct cells *c, double timeout)
+{
+	int saved = errno;
+	int r = take_lock(c, timeout);
+	errno = saved;
+	return r;
+}
+
+static int drop(struct cells *c)
+{
+	int saved = errno;
+	int r = drop_lock(c);
+	errno = saved;
+	return r;
 }
 
 /* take's result: whether the lock is held now. */
