@@ -19,9 +19,10 @@
  * transaction; a retain racing with it fails (ESTALE) instead of reviving
  * an object whose block is about to be reused. A lookup by name retains
  * under the segment lock, where the name's own reference keeps the count
- * above 0, so it never returns an object already condemned. A process killed between a
- * name's removal and the release of its reference leaks that object: space
- * is lost, nothing is corrupted. */
+ * above 0, so it never returns an object already condemned. A process
+ * killed between a name's removal and the release of its reference, or
+ * between taking a count to 0 and freeing the block, leaks that object:
+ * space is lost, nothing is corrupted. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

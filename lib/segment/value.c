@@ -26,8 +26,11 @@
  * Raw add_i64 is a compare-and-swap loop on the element.
  *
  * Lifetime: a given lock is an object of the same segment; the value holds a
- * reference to it (taken in the creation transaction, dropped in teardown),
- * so removing the lock's name cannot free it under the value. Reopening an
+ * reference to it (taken just before the creation transaction by the CAS
+ * that never raises a count from 0: ESTALE for a lock being destroyed;
+ * given back unless a new value adopted it; dropped in teardown), so
+ * removing the lock's name cannot free it under the value. A creator killed
+ * between the two leaks one reference of the lock. Reopening an
  * existing name returns the existing object as it is: typecode, length, sync
  * and init are not compared (like the primitives' parameters); its kind is
  * (EPROTOTYPE). Arguments are still checked first (EINVAL).
