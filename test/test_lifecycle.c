@@ -186,11 +186,20 @@ static int do_update(void *arg)
 	return mps_dict_update(a->d, a->o);
 }
 
+/* Who meets the two dead holders first: the survivor's container write
+ * (whose guard recovery takes the segment guard), or a call that takes
+ * only the segment guard. */
+static void segment_first(mps_segment_t *seg, bool first)
+{
+	if (first)
+		cr_assert_gt(mps_segment_free_bytes(seg), 0);
+}
+
 /* d = {a:A, b:B}; o = {b:C, c:D, e:E, f:F}; d.update(o) killed after each
  * cross store. The survivor then sets z:Z (its own allocation recovers the
  * segment guard) and g:G, h:H (blocks that a wrongly freed blob would be
  * reused for). */
-Test(recovery, dict_update_killed_at_cross_store)
+static void dict_update_killed(bool seg_first)
 {
 	struct mps_area *area = mps_area_create();
 	mps_segment_t *seg = segtest_named(area, SEG_SIZE);
@@ -206,6 +215,7 @@ Test(recovery, dict_update_killed_at_cross_store)
 		dict_put(a.o, 'e', 'E');
 		dict_put(a.o, 'f', 'F');
 		int hits = kill_at_cross(seg, a.d, do_update, &a, m);
+		segment_first(seg, seg_first);
 		dict_put(a.d, 'z', 'Z');
 		dict_put(a.d, 'g', 'G');
 		dict_put(a.d, 'h', 'H');
@@ -227,11 +237,21 @@ Test(recovery, dict_update_killed_at_cross_store)
 		if (hits < m)
 			break;
 	}
-	cr_log_info("dict update: %d cross stores; killed at each: %d before, %d after",
-	            m - 1, before, after);
+	cr_log_info("dict update (%s first): %d cross stores; killed at each: %d before, %d after",
+	            seg_first ? "segment" : "container", m - 1, before, after);
 	cr_assert_gt(m, 2, "no cross store seen: the test no longer finds its window");
 	cr_assert(before > 0 && after > 0);
 	segtest_end(area, seg);
+}
+
+Test(recovery, dict_update_killed_at_cross_store)
+{
+	dict_update_killed(false);
+}
+
+Test(recovery, dict_update_killed_at_cross_store_segment_first)
+{
+	dict_update_killed(true);
 }
 
 struct list_op {
@@ -250,7 +270,7 @@ static int do_remove_middle(void *arg)
 
 /* l = [A, B, C, D, E]; pop(2) or del l[2] killed after each cross store;
  * the survivor appends Z, then G and H. */
-static void list_remove_middle(bool pop)
+static void list_remove_middle(bool pop, bool seg_first)
 {
 	struct mps_area *area = mps_area_create();
 	mps_segment_t *seg = segtest_named(area, SEG_SIZE);
@@ -262,6 +282,7 @@ static void list_remove_middle(bool pop)
 		for (char c = 'A'; c <= 'E'; c++)
 			list_add(a.l, c);
 		int hits = kill_at_cross(seg, a.l, do_remove_middle, &a, m);
+		segment_first(seg, seg_first);
 		list_add(a.l, 'Z');
 		list_add(a.l, 'G');
 		list_add(a.l, 'H');
@@ -280,8 +301,8 @@ static void list_remove_middle(bool pop)
 		if (hits < m)
 			break;
 	}
-	cr_log_info("list %s: %d cross stores; killed at each: %d before, %d after", name, m - 1,
-	            before, after);
+	cr_log_info("list %s (%s first): %d cross stores; killed at each: %d before, %d after",
+	            name, seg_first ? "segment" : "container", m - 1, before, after);
 	cr_assert_gt(m, 2, "no cross store seen: the test no longer finds its window");
 	cr_assert(before > 0 && after > 0);
 	segtest_end(area, seg);
@@ -289,12 +310,17 @@ static void list_remove_middle(bool pop)
 
 Test(recovery, list_pop_middle_killed_at_cross_store)
 {
-	list_remove_middle(true);
+	list_remove_middle(true, false);
+}
+
+Test(recovery, list_pop_middle_killed_at_cross_store_segment_first)
+{
+	list_remove_middle(true, true);
 }
 
 Test(recovery, list_del_middle_killed_at_cross_store)
 {
-	list_remove_middle(false);
+	list_remove_middle(false, false);
 }
 
 /* ------------------------------------------------------------ lifecycle */
