@@ -323,6 +323,236 @@ Test(recovery, list_del_middle_killed_at_cross_store)
 	list_remove_middle(false, false);
 }
 
+/* The same over the other operations of list and dict that allocate or
+ * free blocks (every one that logs into the segment journal): list
+ * l = [A..E], dict d = {a:A, b:B}; the survivor adds Z, G, H. */
+struct cross_case {
+	const char *name;
+	bool list;
+	int (*op)(mps_list_t *l, mps_dict_t *d);
+	const char *after;
+};
+
+static int l_append(mps_list_t *l, mps_dict_t *d)
+{
+	char b[ITEM];
+	mps_var_t v = item('F', b);
+	(void)d;
+	return mps_list_append(l, &v);
+}
+
+static int l_insert_front(mps_list_t *l, mps_dict_t *d)
+{
+	char b[ITEM];
+	mps_var_t v = item('F', b);
+	(void)d;
+	return mps_list_insert(l, 0, &v);
+}
+
+static int l_set(mps_list_t *l, mps_dict_t *d)
+{
+	char b[ITEM];
+	mps_var_t v = item('F', b);
+	(void)d;
+	return mps_list_set(l, 1, &v);
+}
+
+static int l_remove(mps_list_t *l, mps_dict_t *d)
+{
+	char b[ITEM];
+	mps_var_t v = item('C', b);
+	(void)d;
+	return mps_list_remove(l, &v);
+}
+
+static int l_pop_last(mps_list_t *l, mps_dict_t *d)
+{
+	(void)d;
+	return mps_list_pop(l, -1, NULL, (mps_out_t){ NULL, 0 });
+}
+
+static int l_sort_reverse(mps_list_t *l, mps_dict_t *d)
+{
+	(void)d;
+	return mps_list_sort(l, true);
+}
+
+static int l_reverse(mps_list_t *l, mps_dict_t *d)
+{
+	(void)d;
+	return mps_list_reverse(l);
+}
+
+static int l_extend(mps_list_t *l, mps_dict_t *d)
+{
+	char b1[ITEM], b2[ITEM];
+	mps_var_t v[2] = { item('F', b1), item('G', b2) };
+	(void)d;
+	return mps_list_extend(l, v, 2);
+}
+
+static int l_extend_self(mps_list_t *l, mps_dict_t *d)
+{
+	(void)d;
+	return mps_list_extend_list(l, l);
+}
+
+static int l_repeat(mps_list_t *l, mps_dict_t *d)
+{
+	(void)d;
+	return mps_list_repeat(l, 2);
+}
+
+static int l_clear(mps_list_t *l, mps_dict_t *d)
+{
+	(void)d;
+	return mps_list_clear(l);
+}
+
+static int d_set_new(mps_list_t *l, mps_dict_t *d)
+{
+	char kb[1] = { 'c' }, vb[ITEM];
+	mps_var_t k = { MPS_STR, 0, 0, kb, 1, NULL }, v = item('C', vb);
+	(void)l;
+	return mps_dict_set(d, &k, &v);
+}
+
+static int d_replace(mps_list_t *l, mps_dict_t *d)
+{
+	char kb[1] = { 'a' }, vb[ITEM];
+	mps_var_t k = { MPS_STR, 0, 0, kb, 1, NULL }, v = item('X', vb);
+	(void)l;
+	return mps_dict_set(d, &k, &v);
+}
+
+static int d_del(mps_list_t *l, mps_dict_t *d)
+{
+	mps_var_t k = mps_str("a");
+	(void)l;
+	return mps_dict_del(d, &k);
+}
+
+static int d_popitem(mps_list_t *l, mps_dict_t *d)
+{
+	char kb[8], vb[ITEM + 1];
+	mps_var_t k, v;
+	(void)l;
+	return mps_dict_popitem(d, &k, (mps_out_t){ kb, sizeof kb }, &v, (mps_out_t){ vb, sizeof vb });
+}
+
+static int d_setdefault(mps_list_t *l, mps_dict_t *d)
+{
+	char kb[1] = { 'c' }, vb[ITEM], ob[ITEM + 1];
+	mps_var_t k = { MPS_STR, 0, 0, kb, 1, NULL }, v = item('C', vb), got;
+	(void)l;
+	return mps_dict_setdefault(d, &k, &v, &got, (mps_out_t){ ob, sizeof ob });
+}
+
+static int d_clear(mps_list_t *l, mps_dict_t *d)
+{
+	(void)l;
+	return mps_dict_clear(d);
+}
+
+static const struct cross_case cross_cases[] = {
+	{ "list append", true, l_append, "ABCDEF" },
+	{ "list insert(0)", true, l_insert_front, "FABCDE" },
+	{ "list set", true, l_set, "AFCDE" },
+	{ "list remove", true, l_remove, "ABDE" },
+	{ "list pop()", true, l_pop_last, "ABCD" },
+	{ "list sort(reverse)", true, l_sort_reverse, "EDCBA" },
+	{ "list reverse", true, l_reverse, "EDCBA" },
+	{ "list extend", true, l_extend, "ABCDEFG" },
+	{ "list += itself", true, l_extend_self, "ABCDEABCDE" },
+	{ "list *= 2", true, l_repeat, "ABCDEABCDE" },
+	{ "list clear", true, l_clear, "" },
+	{ "dict set (new key)", false, d_set_new, "aAbBcC" },
+	{ "dict set (replace)", false, d_replace, "aXbB" },
+	{ "dict del", false, d_del, "bB" },
+	{ "dict popitem", false, d_popitem, "aA" },
+	{ "dict setdefault", false, d_setdefault, "aAbBcC" },
+	{ "dict clear", false, d_clear, "" },
+};
+
+struct cross_run {
+	const struct cross_case *c;
+	mps_list_t *l;
+	mps_dict_t *d;
+};
+
+static int run_case(void *arg)
+{
+	struct cross_run *r = arg;
+	return r->c->op(r->l, r->d);
+}
+
+static void cross_state(const struct cross_run *r, char *out)
+{
+	if (r->c->list)
+		list_state(r->l, out);
+	else
+		dict_state(r->d, out);
+}
+
+Test(recovery, more_operations_killed_at_cross_stores, .timeout = 300)
+{
+	struct mps_area *area = mps_area_create();
+	mps_segment_t *seg = segtest_named(area, SEG_SIZE);
+	int total = 0;
+	for (size_t i = 0; i < sizeof cross_cases / sizeof cross_cases[0]; i++) {
+		const struct cross_case *c = &cross_cases[i];
+		char before[64], after[64];
+		snprintf(before, sizeof before, "%s%s", c->list ? "ABCDE" : "aAbB",
+		         c->list ? "ZGH" : "zZgGhH");
+		snprintf(after, sizeof after, "%s%s", c->after, c->list ? "ZGH" : "zZgGhH");
+		int m, nbefore = 0, nafter = 0;
+		for (m = 1;; m++) {
+			struct cross_run r = { c, NULL, NULL };
+			cr_assert_eq(mps_segment_list(seg, "l", MPS_CREATE_ONLY, &r.l), 0);
+			cr_assert_eq(mps_segment_dict(seg, "d", MPS_CREATE_ONLY, &r.d), 0);
+			for (char ch = 'A'; ch <= 'E'; ch++)
+				list_add(r.l, ch);
+			dict_put(r.d, 'a', 'A');
+			dict_put(r.d, 'b', 'B');
+			void *target = c->list ? (void *)r.l : (void *)r.d;
+			int hits = kill_at_cross(seg, target, run_case, &r, m);
+			segment_first(seg, m % 2 == 0);
+			if (c->list) {
+				list_add(r.l, 'Z');
+				list_add(r.l, 'G');
+				list_add(r.l, 'H');
+			} else {
+				dict_put(r.d, 'z', 'Z');
+				dict_put(r.d, 'g', 'G');
+				dict_put(r.d, 'h', 'H');
+			}
+			char got[128];
+			cross_state(&r, got);
+			if (strcmp(got, before) == 0)
+				nbefore++;
+			else if (strcmp(got, after) == 0)
+				nafter++;
+			else
+				cr_assert_fail("%s killed at cross store %d: %s, expected %s or %s", c->name,
+				               m, got, before, after);
+			cr_assert_eq(mps_segment_remove(seg, "l"), 0);
+			cr_assert_eq(mps_segment_remove(seg, "d"), 0);
+			char what[96];
+			snprintf(what, sizeof what, "%s killed at cross store %d", c->name, m);
+			heap_pristine(seg, what);
+			if (hits < m)
+				break;
+		}
+		cr_log_info("%s: %d cross stores; killed at each: %d before, %d after", c->name,
+		            m - 1, nbefore, nafter);
+		cr_assert(nafter > 0, "%s never finished", c->name);
+		total += m - 1;
+	}
+	cr_assert_gt(total, 20, "%d cross stores in all: the test no longer finds its windows",
+	             total);
+	segtest_end(area, seg);
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 /* Whether the count of o reached 0 within 10 s (a counter, not a sleep). */
