@@ -553,6 +553,39 @@ Test(recovery, more_operations_killed_at_cross_stores, .timeout = 300)
 	segtest_end(area, seg);
 }
 
+/* A container whose updater died is removed before anyone writes to it:
+ * its teardown must see it as before or after that update (its guard's
+ * journal replayed first), so every byte comes back. Each operation of the
+ * table is killed at each of its cross stores, then the names go. */
+Test(recovery, removed_while_updater_dead, .timeout = 300)
+{
+	struct mps_area *area = mps_area_create();
+	mps_segment_t *seg = segtest_named(area, SEG_SIZE);
+	for (size_t i = 0; i < sizeof cross_cases / sizeof cross_cases[0]; i++) {
+		const struct cross_case *c = &cross_cases[i];
+		for (int m = 1;; m++) {
+			struct cross_run r = { c, NULL, NULL };
+			cr_assert_eq(mps_segment_list(seg, "l", MPS_CREATE_ONLY, &r.l), 0);
+			cr_assert_eq(mps_segment_dict(seg, "d", MPS_CREATE_ONLY, &r.d), 0);
+			for (char ch = 'A'; ch <= 'E'; ch++)
+				list_add(r.l, ch);
+			dict_put(r.d, 'a', 'A');
+			dict_put(r.d, 'b', 'B');
+			void *target = c->list ? (void *)r.l : (void *)r.d;
+			int hits = kill_at_cross(seg, target, run_case, &r, m);
+			cr_assert_eq(mps_segment_remove(seg, "l"), 0);
+			cr_assert_eq(mps_segment_remove(seg, "d"), 0);
+			char what[96];
+			snprintf(what, sizeof what, "%s killed at cross store %d, then removed", c->name,
+			         m);
+			heap_pristine(seg, what);
+			if (hits < m)
+				break;
+		}
+	}
+	segtest_end(area, seg);
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 /* Whether the count of o reached 0 within 10 s (a counter, not a sleep). */
