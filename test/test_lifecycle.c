@@ -586,6 +586,88 @@ Test(recovery, removed_while_updater_dead, .timeout = 300)
 	segtest_end(area, seg);
 }
 
+/* The survivor's write (the first after the death, which recovers both
+ * guards) in a traced child, killed at its own cross stores in turn. */
+static int survivor_write(void *arg)
+{
+	struct cross_run *r = arg;
+	char b[ITEM];
+	if (r->c->list) {
+		mps_var_t v = item('Z', b);
+		return mps_list_append(r->l, &v);
+	}
+	char kb[1] = { 'z' };
+	mps_var_t k = { MPS_STR, 0, 0, kb, 1, NULL }, v = item('Z', b);
+	return mps_dict_set(r->d, &k, &v);
+}
+
+/* The recoverer's first cross stores: its replay's block frees, then its
+ * own allocation; later ones are its own operation's, covered above. */
+#define RECOVERER_KILLS 3
+
+/* Two and three dead holders in a row: each operation killed at each of
+ * its cross stores, then its recoverer killed at each of its first, then a
+ * third process writes: the container is as before or after the
+ * operation, with or without the recoverer's write, and gives every byte
+ * back once removed. */
+Test(recovery, recoverer_killed_too, .timeout = 600)
+{
+	struct mps_area *area = mps_area_create();
+	mps_segment_t *seg = segtest_named(area, SEG_SIZE);
+	int kills = 0;
+	for (size_t i = 0; i < sizeof cross_cases / sizeof cross_cases[0]; i++) {
+		const struct cross_case *c = &cross_cases[i];
+		const char *base = c->list ? "ABCDE" : "aAbB", *tail = c->list ? "GH" : "gGhH";
+		const char *z = c->list ? "Z" : "zZ";
+		char ok[4][64];
+		snprintf(ok[0], sizeof ok[0], "%s%s%s", base, z, tail);
+		snprintf(ok[1], sizeof ok[1], "%s%s", base, tail);
+		snprintf(ok[2], sizeof ok[2], "%s%s%s", c->after, z, tail);
+		snprintf(ok[3], sizeof ok[3], "%s%s", c->after, tail);
+		for (int m = 1;; m++) {
+			int hits = 0;
+			for (int k = 1;; k++) {
+				struct cross_run r = { c, NULL, NULL };
+				cr_assert_eq(mps_segment_list(seg, "l", MPS_CREATE_ONLY, &r.l), 0);
+				cr_assert_eq(mps_segment_dict(seg, "d", MPS_CREATE_ONLY, &r.d), 0);
+				for (char ch = 'A'; ch <= 'E'; ch++)
+					list_add(r.l, ch);
+				dict_put(r.d, 'a', 'A');
+				dict_put(r.d, 'b', 'B');
+				void *target = c->list ? (void *)r.l : (void *)r.d;
+				hits = kill_at_cross(seg, target, run_case, &r, m);
+				int again = kill_at_cross(seg, target, survivor_write, &r, k);
+				kills += (hits == m) + (again == k);
+				if (c->list) {
+					list_add(r.l, 'G');
+					list_add(r.l, 'H');
+				} else {
+					dict_put(r.d, 'g', 'G');
+					dict_put(r.d, 'h', 'H');
+				}
+				char got[128];
+				cross_state(&r, got);
+				cr_assert(strcmp(got, ok[0]) == 0 || strcmp(got, ok[1]) == 0 ||
+				          strcmp(got, ok[2]) == 0 || strcmp(got, ok[3]) == 0,
+				          "%s killed at cross store %d, its recoverer at %d: %s", c->name,
+				          m, k, got);
+				cr_assert_eq(mps_segment_remove(seg, "l"), 0);
+				cr_assert_eq(mps_segment_remove(seg, "d"), 0);
+				char what[96];
+				snprintf(what, sizeof what, "%s killed at %d, its recoverer at %d", c->name,
+				         m, k);
+				heap_pristine(seg, what);
+				if (again < k || hits < m || k == RECOVERER_KILLS)
+					break;
+			}
+			if (hits < m)
+				break;
+		}
+	}
+	cr_log_info("recoverer killed too: %d kills", kills);
+	segtest_end(area, seg);
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 /* Whether the count of o reached 0 within 10 s (a counter, not a sleep). */
