@@ -104,11 +104,15 @@ void mps_journal_free(struct mps_seg_header *h, struct mps_journal *j, uint64_t 
 	mps_journal_log(j, MPS_JE_FREE, off);
 }
 
+/* The entry is written before the count rises and counted right after:
+ * a death between the two leaks one reference, and that window is one
+ * store wide (n's), not the whole entry. */
 int mps_journal_retain(struct mps_seg_header *h, struct mps_journal *j, uint64_t off)
 {
+	mps_journal_prepare(j, MPS_JE_RETAINED, off);
 	int r = mps_obj_retain_at(h, off);
 	if (r == 0)
-		mps_journal_log(j, MPS_JE_RETAINED, off);
+		mps_journal_count(j);
 	return r;
 }
 

@@ -53,12 +53,17 @@ struct mps_journal_entry *mps_journal_prepare(struct mps_journal *j, uint32_t ki
 	return e;
 }
 
-static void log_entry(struct mps_journal *j, uint32_t kind, uint64_t off, uint64_t old)
+void mps_journal_count(struct mps_journal *j)
 {
-	mps_journal_prepare(j, kind, off)->old = old;
 	keep_order();
 	j->n++;
 	keep_order();
+}
+
+static void log_entry(struct mps_journal *j, uint32_t kind, uint64_t off, uint64_t old)
+{
+	mps_journal_prepare(j, kind, off)->old = old;
+	mps_journal_count(j);
 }
 
 void mps_journal_log(struct mps_journal *j, uint32_t kind, uint64_t off)

@@ -81,8 +81,10 @@ void mps_journal_store32(struct mps_seg_header *h, struct mps_journal *j, uint32
 void mps_journal_store64(struct mps_seg_header *h, struct mps_journal *j, uint64_t *p, uint64_t v);
 /* Logs an entry of kind for off (n covers it when this returns). */
 void mps_journal_log(struct mps_journal *j, uint32_t kind, uint64_t off);
-/* Fills the next entry without counting it: the caller raises n. */
+/* Fills the next entry without counting it: the caller raises n, with
+ * mps_journal_count or a store of its own. */
 struct mps_journal_entry *mps_journal_prepare(struct mps_journal *j, uint32_t kind, uint64_t off);
+void mps_journal_count(struct mps_journal *j);
 void mps_journal_close(struct mps_seg_header *h, struct mps_journal *j, mps_settle_fn settle);
 void mps_journal_undo(struct mps_seg_header *h, struct mps_journal *j, mps_settle_fn settle);
 /* After EOWNERDEAD: finish a committed transaction or undo an active one. */
