@@ -1897,8 +1897,13 @@ static void crash_account(struct crash *c, uint64_t free0)
 		/* 2: the worker's own reference and the name's, cut off in
 		 * mps_segment_remove between the name's removal and its release. */
 		cr_assert(refs <= 2, "a leaked object holds %u references", refs);
-		if (refs == 0)
-			cr_assert(mps_object_retain(o) == 0);
+		/* 0: its destroyer died before it could free it. Nobody may
+		 * raise a count from 0 (ESTALE), so the test takes the dead
+		 * destroyer's place by hand: count 1, then the last release. */
+		if (refs == 0) {
+			cr_assert(mps_object_retain(o) == ESTALE);
+			mps_obj_header(o)->refs = 1;
+		}
 		for (unsigned r = refs ? refs : 1; r > 0; r--)
 			cr_assert(mps_object_release(o) == 0);
 		cr_assert(mps_object_kind(o) == MPS_KIND_NONE);

@@ -16,7 +16,9 @@
  * too small (var->len then says how large, nothing changes).
  *
  * Results: 0; ENOENT (KeyError / value not in list); ERANGE (IndexError);
- * ESTALE (container changed during iteration); EMSGSIZE; ENOSPC (segment
+ * ESTALE (container changed during iteration; or a REF stored to an object
+ * whose reference count already reached 0, being destroyed: the container
+ * is unchanged); EMSGSIZE; ENOSPC (segment
  * full; the container is unchanged); EINVAL (bad var, REF to an object of
  * another segment, REF as a key); EOWNERDEAD is never returned: a container
  * whose updater died is rolled back to its state before that update. */

@@ -22,6 +22,9 @@
  *   ENOTRECOVERABLE  its creator died before finishing initialisation
  *   EXDEV         created in another PID namespace (owner tids would lie)
  *   EPROTOTYPE    an object of another kind exists under that name
+ *   ESTALE        a reference asked for on an object whose count already
+ *                 reached 0 (mps_object_retain, a REF stored in a
+ *                 container, a Value given that lock): it is being destroyed
  */
 #ifndef MPSYNC_SEGMENT_H
 #define MPSYNC_SEGMENT_H
@@ -81,10 +84,15 @@ enum mps_open_mode {
 
 /* Object lifetime. Each object counts its references: a directory name holds
  * one, a container slot holding it holds one, and so does a caller that got
- * it from a container or created it without a name (release it with
- * mps_object_release). When the count reaches 0 the object is destroyed and
- * its space reused. A pointer obtained by name is valid while the name
- * exists; take a reference to keep it longer. */
+ * it from a container or from mps_segment_get or created it without a name
+ * (release it with mps_object_release). When the count reaches 0 the object
+ * is destroyed and its space reused. A pointer obtained by name (find, the
+ * constructors) is valid while the name exists; to keep it longer, get it
+ * with mps_segment_get, which takes the reference in the same step as the
+ * lookup. mps_object_retain on a pointer you hold no reference to races
+ * with its removal: it fails with ESTALE once the count reached 0 (the
+ * object is being destroyed; a count is never raised from 0), but once the
+ * block is reused the pointer names another object. */
 int  mps_object_retain(void *object);
 int  mps_object_release(void *object);
 enum mps_kind mps_object_kind(const void *object);   /* MPS_KIND_NONE if not an object */
@@ -92,6 +100,10 @@ unsigned mps_object_refs(const void *object);
 
 /* Looks a name up: the object and its kind. ENOENT if absent. */
 int  mps_segment_find(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind);
+/* The same, and the object comes retained (the caller releases it): the
+ * lookup and the reference are one step under the segment lock, so the
+ * object stays valid after its name is removed. ENOENT if absent. */
+int  mps_segment_get(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind);
 /* Drops the name (and its reference). ENOENT if absent. */
 int  mps_segment_remove(mps_segment_t *seg, const char *name);
 

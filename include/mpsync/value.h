@@ -38,6 +38,8 @@ size_t mps_typecode_size(char typecode);
 /* init: typecode_size bytes, or NULL for zero. lock: NULL unless sync is
  * MPS_SYNC_LOCK or MPS_SYNC_GIVEN_RLOCK; then an object of this segment.
  * EINVAL: bad typecode, or a lock missing, of the wrong kind or elsewhere.
+ * ESTALE: the lock's reference count already reached 0 (it is being
+ * destroyed; the new object would hold a lock about to be freed).
  * An existing name gives the existing object: typecode, length, init and
  * sync are not compared (as the primitives' parameters); its kind is. */
 int mps_segment_value(mps_segment_t *seg, const char *name, enum mps_open_mode mode,

@@ -731,9 +731,13 @@ int mps_dict_iter_next(mps_dict_iter_t *it, mps_var_t *key, mps_out_t key_out,
 	return r;
 }
 
+/* The count reached 0, so no live thread holds the guard: taking it only
+ * replays what a dead updater left, so that the walk below sees the dict
+ * as before or after that update (else its blocks would leak). */
 void mps_dict_teardown(struct mps_seg_header *h, void *payload)
 {
 	struct mps_dict *d = payload;
+	mps_box_lock(h, &d->box);
 	struct table *t = table_at(h, d->table);
 	for (uint64_t i = 0; t && i < d->used; i++) {
 		struct entry *e = &entries(t)[i];
@@ -746,4 +750,5 @@ void mps_dict_teardown(struct mps_seg_header *h, void *payload)
 		mps_seg_free(h, d->table);
 	d->table = 0;
 	mps_junk_teardown(h, &d->box);
+	mps_box_unlock(&d->box);
 }

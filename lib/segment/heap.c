@@ -16,7 +16,11 @@
  *
  * mps_seg_alloc/mps_seg_free are the entry points for objects: a caller that
  * already holds the segment lock (an object's init running inside the
- * creation transaction) joins that transaction instead of deadlocking. */
+ * creation transaction) joins that transaction instead of deadlocking.
+ *
+ * The segment guard's journal holds stores only (journal.c replays it with
+ * no settle function): this file and directory.c, object.c and guard.c log
+ * into it, and nothing here calls up into them. */
 #include <errno.h>
 #include <string.h>
 
@@ -131,9 +135,13 @@ bool mps_seg_enter(struct mps_seg_header *h)
 {
 	if ((uint32_t)mps_lock_owner(&h->guard.lock) == mps_self_tid())
 		return false;
-	while (mps_guard_acquire(h, &h->guard, MPS_FOREVER) != 0)
+	int saved = errno, r;   /* errno is the caller's (SPEC §2) */
+	while ((r = mps_lock_acquire(&h->guard.lock, MPS_FOREVER)) != 0 && r != EOWNERDEAD)
 		;   /* EINTR of an interruptible thread: the segment lock is internal */
+	if (r == EOWNERDEAD)
+		mps_journal_replay(h, &h->guard.journal, NULL);   /* stores only */
 	mps_journal_begin(&h->guard.journal);
+	errno = saved;
 	return true;
 }
 
@@ -141,8 +149,18 @@ void mps_seg_leave(struct mps_seg_header *h, bool took)
 {
 	if (!took)
 		return;
-	mps_journal_commit(h, &h->guard.journal);
-	mps_guard_release(&h->guard);
+	int saved = errno;
+	mps_journal_close(h, &h->guard.journal, NULL);
+	mps_lock_release(&h->guard.lock);
+	errno = saved;
+}
+
+void mps_seg_abort(struct mps_seg_header *h)
+{
+	int saved = errno;
+	mps_journal_undo(h, &h->guard.journal, NULL);
+	mps_lock_release(&h->guard.lock);
+	errno = saved;
 }
 
 int mps_seg_alloc(struct mps_seg_header *h, size_t size, uint64_t *off)

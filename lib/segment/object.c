@@ -10,13 +10,19 @@
  * insert the name. A process killed anywhere in it leaves no trace; a bad
  * parameter found by init aborts it the same way.
  *
- * refs changes by atomic add, without the segment lock: the directory
+ * refs changes by atomics, without the segment lock: the directory
  * name holds one, every container slot one, every caller that obtained an
- * object from a container or created it unnamed one. The thread that takes
- * refs to 0 tears the object down (its kind releases what it holds) and
- * frees the block in a segment transaction. A process killed between a
- * name's removal and the release of its reference leaks that object: space
- * is lost, nothing is corrupted. */
+ * object from a container or by mps_segment_get or created it unnamed one.
+ * A count is raised by a CAS loop that never raises it from 0: the thread
+ * that takes refs to 0 owns the object from then on, tears it down (its
+ * kind releases what it holds) and frees the block in a segment
+ * transaction; a retain racing with it fails (ESTALE) instead of reviving
+ * an object whose block is about to be reused. A lookup by name retains
+ * under the segment lock, where the name's own reference keeps the count
+ * above 0, so it never returns an object already condemned. A process
+ * killed between a name's removal and the release of its reference, or
+ * between taking a count to 0 and freeing the block, leaks that object:
+ * space is lost, nothing is corrupted. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,11 +113,25 @@ static void destroy(struct mps_seg_header *h, struct mps_object *o)
 	mps_seg_leave(h, took);
 }
 
-void mps_obj_retain_at(struct mps_seg_header *h, uint64_t off)
+/* Raises a count that has not reached 0. A count at 0 belongs to its
+ * destroyer, who may be on its way to free the block: raising it again
+ * would hand out an object whose block is about to be reused. */
+static int retain(struct mps_object *o)
+{
+	uint32_t n = a_load(&o->refs);
+	while (n != 0) {
+		uint32_t seen = a_cas(&o->refs, n, n + 1);
+		if (seen == n)
+			return 0;
+		n = seen;
+	}
+	return ESTALE;
+}
+
+int mps_obj_retain_at(struct mps_seg_header *h, uint64_t off)
 {
 	void *p = mps_obj_at(h, off);
-	if (p)
-		a_fetch_add(&mps_obj_header(p)->refs, 1);
+	return p ? retain(mps_obj_header(p)) : EINVAL;
 }
 
 void mps_obj_release_at(struct mps_seg_header *h, uint64_t off)
@@ -129,8 +149,7 @@ int mps_object_retain(void *object)
 	struct mps_seg_header *h = mps_obj_segment(object);
 	if (!h)
 		return EINVAL;
-	a_fetch_add(&mps_obj_header(object)->refs, 1);
-	return 0;
+	return retain(mps_obj_header(object));
 }
 
 int mps_object_release(void *object)
@@ -220,8 +239,7 @@ static int check_name(const char *name)
 static int finish_creation(struct mps_seg_header *h, bool took, int r)
 {
 	if (r && took) {
-		mps_journal_abort(h, &h->guard.journal);
-		mps_guard_release(&h->guard);
+		mps_seg_abort(h);
 		return r;
 	}
 	mps_seg_leave(h, took);
@@ -264,7 +282,10 @@ int mps_obj_new(struct mps_seg_header *h, enum mps_kind kind, size_t payload_siz
 	return finish_creation(h, took, create_locked(h, kind, payload_size, init, arg, out));
 }
 
-int mps_segment_find(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind)
+/* The name's entry while the segment lock is held: its object's count is
+ * at least the name's own reference, so retaining it cannot fail. */
+static int lookup(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind,
+                  bool take)
 {
 	if (!seg || !name || !object)
 		return EINVAL;
@@ -274,13 +295,26 @@ int mps_segment_find(mps_segment_t *seg, const char *name, void **object, enum m
 	struct mps_seg_header *h = seg->h;
 	bool took = mps_seg_enter(h);
 	struct mps_dir_entry *e = mps_dir_find(h, name);
-	if (e) {
+	r = e ? 0 : ENOENT;
+	if (e && take)
+		r = mps_obj_retain_at(h, e->object);
+	if (r == 0) {
 		*object = mps_seg_ptr(h, e->object);
 		if (kind)
 			*kind = (enum mps_kind)e->kind;
 	}
 	mps_seg_leave(h, took);
-	return e ? 0 : ENOENT;
+	return r;
+}
+
+int mps_segment_find(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind)
+{
+	return lookup(seg, name, object, kind, false);
+}
+
+int mps_segment_get(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind)
+{
+	return lookup(seg, name, object, kind, true);
 }
 
 int mps_segment_remove(mps_segment_t *seg, const char *name)
@@ -308,7 +342,9 @@ int mps_segment_foreach(mps_segment_t *seg, mps_segment_visit_fn fn, void *arg)
 	if (!seg || !fn)
 		return EINVAL;
 	struct mps_seg_header *h = seg->h;
+	int saved = errno;   /* the caller's, even when malloc fails (SPEC §2) */
 	struct mps_dir_entry *copy = malloc(sizeof *copy * h->dir_capacity);
+	errno = saved;
 	if (!copy)
 		return ENOMEM;
 	bool took = mps_seg_enter(h);

@@ -364,7 +364,7 @@ static void push(struct mps_seg_header *h, mps_queue_t *q, const void *item, uin
 	mps_journal_commit(h, j);
 }
 
-int mps_queue_put(mps_queue_t *q, const void *item, size_t len, double timeout)
+static int queue_put(mps_queue_t *q, const void *item, size_t len, double timeout)
 {
 	struct mps_seg_header *h = seg_of(q);
 	if (!h || (len && !item) || mps_timeout_invalid(timeout))
@@ -425,7 +425,7 @@ static int pop(struct mps_seg_header *h, mps_queue_t *q, void *buf, size_t cap, 
 	return 0;
 }
 
-int mps_queue_get(mps_queue_t *q, void *buf, size_t cap, size_t *len, double timeout)
+static int queue_get(mps_queue_t *q, void *buf, size_t cap, size_t *len, double timeout)
 {
 	struct mps_seg_header *h = seg_of(q);
 	if (!h || !len || (cap && !buf) || mps_timeout_invalid(timeout))
@@ -551,7 +551,7 @@ unsigned mps_queue_putters_waiting(mps_queue_t *q)
 
 /* ---- JoinableQueue ---- */
 
-int mps_queue_task_done(mps_queue_t *q)
+static int queue_task_done(mps_queue_t *q)
 {
 	struct mps_seg_header *h = seg_of(q);
 	if (!h)
@@ -575,7 +575,7 @@ int mps_queue_task_done(mps_queue_t *q)
 	return err;
 }
 
-int mps_queue_join(mps_queue_t *q, double timeout)
+static int queue_join(mps_queue_t *q, double timeout)
 {
 	struct mps_seg_header *h = seg_of(q);
 	if (!h || mps_timeout_invalid(timeout))
@@ -607,7 +607,7 @@ static void discard(struct mps_seg_header *h, mps_queue_t *q)
 	mps_journal_store64(h, j, &q->count, 0);
 }
 
-int mps_queue_shutdown(mps_queue_t *q, bool immediate)
+static int queue_shutdown(mps_queue_t *q, bool immediate)
 {
 	struct mps_seg_header *h = seg_of(q);
 	if (!h)
@@ -628,4 +628,49 @@ int mps_queue_shutdown(mps_queue_t *q, bool immediate)
 		mps_cond_notify_all(&q->all_done);
 	mps_guard_release(&q->guard);
 	return 0;
+}
+
+/* ---- errno ---- */
+
+/* The calls that wait or wake keep errno as the caller left it (SPEC §2):
+ * futex calls, owner probes and the crowded sleep may change it. */
+
+int mps_queue_put(mps_queue_t *q, const void *item, size_t len, double timeout)
+{
+	int saved = errno;
+	int r = queue_put(q, item, len, timeout);
+	errno = saved;
+	return r;
+}
+
+int mps_queue_get(mps_queue_t *q, void *buf, size_t cap, size_t *len, double timeout)
+{
+	int saved = errno;
+	int r = queue_get(q, buf, cap, len, timeout);
+	errno = saved;
+	return r;
+}
+
+int mps_queue_task_done(mps_queue_t *q)
+{
+	int saved = errno;
+	int r = queue_task_done(q);
+	errno = saved;
+	return r;
+}
+
+int mps_queue_join(mps_queue_t *q, double timeout)
+{
+	int saved = errno;
+	int r = queue_join(q, timeout);
+	errno = saved;
+	return r;
+}
+
+int mps_queue_shutdown(mps_queue_t *q, bool immediate)
+{
+	int saved = errno;
+	int r = queue_shutdown(q, immediate);
+	errno = saved;
+	return r;
 }

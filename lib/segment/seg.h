@@ -16,7 +16,9 @@
  * that needs one own a lock + journal pair (struct mps_guard); whoever gets
  * EOWNERDEAD on that lock replays the journal before going on, so a process
  * killed at any instruction leaves the structure as before or as after its
- * operation. Lock order: object guard, then the segment lock. */
+ * operation. Lock order: object guard, then the segment lock; replay order
+ * the reverse (guard.c says why). Files call down only: journal.c <- heap.c,
+ * directory.c <- object.c <- guard.c <- the objects. */
 #ifndef MPS_LIB_SEG_H
 #define MPS_LIB_SEG_H
 
@@ -68,26 +70,43 @@ struct mps_guard {
 
 struct mps_seg_header;
 
+/* journal.c: the log itself, below everything else of this layer. Entries
+ * other than stores are handed to settle (undo true: the transaction is
+ * undone; false: it committed); NULL for the segment guard's journal,
+ * which holds stores only. */
+typedef void (*mps_settle_fn)(struct mps_seg_header *h, struct mps_journal_entry *e, bool undo);
 void mps_journal_begin(struct mps_journal *j);
 /* Stores through the journal: the old value is logged first. */
 void mps_journal_store32(struct mps_seg_header *h, struct mps_journal *j, uint32_t *p, uint32_t v);
 void mps_journal_store64(struct mps_seg_header *h, struct mps_journal *j, uint64_t *p, uint64_t v);
+/* Logs an entry of kind for off (n covers it when this returns). */
+void mps_journal_log(struct mps_journal *j, uint32_t kind, uint64_t off);
+/* Fills the next entry without counting it: the caller raises n, with
+ * mps_journal_count or a store of its own. */
+struct mps_journal_entry *mps_journal_prepare(struct mps_journal *j, uint32_t kind, uint64_t off);
+void mps_journal_count(struct mps_journal *j);
+void mps_journal_close(struct mps_seg_header *h, struct mps_journal *j, mps_settle_fn settle);
+void mps_journal_undo(struct mps_seg_header *h, struct mps_journal *j, mps_settle_fn settle);
+/* After EOWNERDEAD: finish a committed transaction or undo an active one. */
+void mps_journal_replay(struct mps_seg_header *h, struct mps_journal *j, mps_settle_fn settle);
+
+/* guard.c: the objects' guards, above the heap and the objects. */
 /* Allocates size payload bytes (zero-filled); ENOSPC. Undone on abort. */
 int  mps_journal_alloc(struct mps_seg_header *h, struct mps_journal *j, size_t size, uint64_t *off);
 /* Frees the block at off (a payload offset) once the transaction commits. */
 void mps_journal_free(struct mps_seg_header *h, struct mps_journal *j, uint64_t off);
-/* Takes a reference on the object at payload offset off now; dropped on abort. */
-void mps_journal_retain(struct mps_seg_header *h, struct mps_journal *j, uint64_t off);
+/* Takes a reference on the object at payload offset off now; dropped on
+ * abort. ESTALE (nothing logged) when its count already reached 0. */
+int  mps_journal_retain(struct mps_seg_header *h, struct mps_journal *j, uint64_t off);
 /* Drops a reference on the object at payload offset off once committed. */
 void mps_journal_release(struct mps_seg_header *h, struct mps_journal *j, uint64_t off);
 void mps_journal_commit(struct mps_seg_header *h, struct mps_journal *j);
 /* Undoes everything since begin (bad input found late, ENOSPC). */
 void mps_journal_abort(struct mps_seg_header *h, struct mps_journal *j);
-/* After EOWNERDEAD: finish a committed transaction or undo an active one. */
-void mps_journal_recover(struct mps_seg_header *h, struct mps_journal *j);
 
-/* Lock g and replay a dead holder's journal; returns 0, ETIMEDOUT, EINTR
- * (never EOWNERDEAD: the structure is consistent again). */
+/* Lock g and replay a dead holder's journal, the segment guard's first;
+ * returns 0, ETIMEDOUT, EINTR (never EOWNERDEAD: the structure is
+ * consistent again). Not for the segment guard (mps_seg_enter). */
 int  mps_guard_acquire(struct mps_seg_header *h, struct mps_guard *g, double timeout);
 void mps_guard_release(struct mps_guard *g);
 /* mps_cond_wait_lock on g->lock with recovery when the re-acquire reports a
@@ -198,6 +217,8 @@ int  mps_heap_check(struct mps_seg_header *h, uint64_t *used_blocks, uint64_t *f
  * it took it, for mps_seg_leave to commit and release. */
 bool mps_seg_enter(struct mps_seg_header *h);
 void mps_seg_leave(struct mps_seg_header *h, bool took);
+/* Undoes the segment transaction this thread began and releases the lock. */
+void mps_seg_abort(struct mps_seg_header *h);
 
 /* Directory (directory.c); segment lock held, inside its transaction. */
 uint32_t mps_dir_hash(const char *name);
@@ -220,7 +241,9 @@ int mps_obj_new(struct mps_seg_header *h, enum mps_kind kind, size_t payload_siz
                 mps_obj_init_fn init, void *arg, void **out);
 
 /* Per-kind teardown when the last reference goes: drop the references the
- * object holds and free its extra blocks (its own block is freed after). */
+ * object holds and free its extra blocks (its own block is freed after).
+ * A container takes its own guard first, replaying a dead updater's
+ * journal; no live thread can hold it, as nobody holds a reference. */
 void mps_value_teardown(struct mps_seg_header *h, void *payload);
 void mps_queue_teardown(struct mps_seg_header *h, void *payload);
 void mps_dict_teardown(struct mps_seg_header *h, void *payload);
@@ -229,7 +252,9 @@ void mps_namespace_teardown(struct mps_seg_header *h, void *payload);
 
 /* Drops one reference to the object at payload offset off. */
 void mps_obj_release_at(struct mps_seg_header *h, uint64_t off);
-void mps_obj_retain_at(struct mps_seg_header *h, uint64_t off);
+/* Takes one: EINVAL if off is not a live object, ESTALE once its count
+ * reached 0 (a count is never raised from 0). */
+int  mps_obj_retain_at(struct mps_seg_header *h, uint64_t off);
 
 /* Liveness of pid if it still has start time start (segment.c; start time
  * from mps_process_start in owner.h). */

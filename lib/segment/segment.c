@@ -151,7 +151,7 @@ static size_t round_size(size_t size)
 	return (size + (size_t)page - 1) / (size_t)page * (size_t)page;
 }
 
-int mps_segment_create(const char *name, size_t size, mps_segment_t **out)
+static int segment_create(const char *name, size_t size, mps_segment_t **out)
 {
 	char path[MPS_SEG_NAME_MAX + 2];
 	int r = shm_path(name, path);
@@ -182,7 +182,7 @@ int mps_segment_create(const char *name, size_t size, mps_segment_t **out)
 	return new_handle(p, size, false, out);
 }
 
-int mps_segment_create_anonymous(size_t size, mps_segment_t **out)
+static int segment_create_anonymous(size_t size, mps_segment_t **out)
 {
 	if (!out || size < MPS_SEG_MIN_SIZE || size > (size_t)1 << 46)
 		return EINVAL;
@@ -265,7 +265,7 @@ static int await_ready(int fd, size_t *size)
 	}
 }
 
-int mps_segment_open(const char *name, mps_segment_t **out)
+static int segment_open(const char *name, mps_segment_t **out)
 {
 	char path[MPS_SEG_NAME_MAX + 2];
 	int r = shm_path(name, path);
@@ -308,7 +308,7 @@ int mps_segment_open_or_create(const char *name, size_t size, mps_segment_t **ou
 	return EAGAIN;
 }
 
-int mps_segment_close(mps_segment_t *seg)
+static int segment_close(mps_segment_t *seg)
 {
 	if (!seg)
 		return EINVAL;
@@ -318,7 +318,7 @@ int mps_segment_close(mps_segment_t *seg)
 	return 0;
 }
 
-int mps_segment_unlink(const char *name)
+static int segment_unlink(const char *name)
 {
 	char path[MPS_SEG_NAME_MAX + 2];
 	int r = shm_path(name, path);
@@ -347,7 +347,7 @@ size_t mps_segment_free_bytes(mps_segment_t *seg)
 	return n;
 }
 
-int mps_segment_info(mps_segment_t *seg, struct mps_segment_info *info)
+static int segment_info(mps_segment_t *seg, struct mps_segment_info *info)
 {
 	if (!seg || !info)
 		return EINVAL;
@@ -371,4 +371,57 @@ int mps_segment_info(mps_segment_t *seg, struct mps_segment_info *info)
 			info->attached_pids[info->attached++] = pid;
 	}
 	return 0;
+}
+
+/* ---- errno ---- */
+
+/* The entry points that reach the C library keep errno as the caller left
+ * it (SPEC §2): shm_open, flock, mmap, /proc reads... report through it. */
+
+int mps_segment_create(const char *name, size_t size, mps_segment_t **out)
+{
+	int saved = errno;
+	int r = segment_create(name, size, out);
+	errno = saved;
+	return r;
+}
+
+int mps_segment_create_anonymous(size_t size, mps_segment_t **out)
+{
+	int saved = errno;
+	int r = segment_create_anonymous(size, out);
+	errno = saved;
+	return r;
+}
+
+int mps_segment_open(const char *name, mps_segment_t **out)
+{
+	int saved = errno;
+	int r = segment_open(name, out);
+	errno = saved;
+	return r;
+}
+
+int mps_segment_close(mps_segment_t *seg)
+{
+	int saved = errno;
+	int r = segment_close(seg);
+	errno = saved;
+	return r;
+}
+
+int mps_segment_unlink(const char *name)
+{
+	int saved = errno;
+	int r = segment_unlink(name);
+	errno = saved;
+	return r;
+}
+
+int mps_segment_info(mps_segment_t *seg, struct mps_segment_info *info)
+{
+	int saved = errno;
+	int r = segment_info(seg, info);
+	errno = saved;
+	return r;
 }

@@ -26,8 +26,11 @@
  * Raw add_i64 is a compare-and-swap loop on the element.
  *
  * Lifetime: a given lock is an object of the same segment; the value holds a
- * reference to it (taken in the creation transaction, dropped in teardown),
- * so removing the lock's name cannot free it under the value. Reopening an
+ * reference to it (taken just before the creation transaction by the CAS
+ * that never raises a count from 0: ESTALE for a lock being destroyed;
+ * given back unless a new value adopted it; dropped in teardown), so
+ * removing the lock's name cannot free it under the value. A creator killed
+ * between the two leaks one reference of the lock. Reopening an
  * existing name returns the existing object as it is: typecode, length, sync
  * and init are not compared (like the primitives' parameters); its kind is
  * (EPROTOTYPE). Arguments are still checked first (EINVAL).
@@ -315,7 +318,7 @@ static void *given_lock(struct cells *c)
 }
 
 /* 0 or EOWNERDEAD: the lock is held (none is for raw); else not held. */
-static int take(struct cells *c, double timeout)
+static int take_lock(struct cells *c, double timeout)
 {
 	switch (c->sync) {
 	case MPS_SYNC_NONE:  return 0;
@@ -325,7 +328,7 @@ static int take(struct cells *c, double timeout)
 	}
 }
 
-static int drop(struct cells *c)
+static int drop_lock(struct cells *c)
 {
 	switch (c->sync) {
 	case MPS_SYNC_NONE:  return 0;
@@ -333,6 +336,24 @@ static int drop(struct cells *c)
 	case MPS_SYNC_LOCK:  return mps_lock_release(given_lock(c));
 	default:             return mps_rlock_release(given_lock(c));
 	}
+}
+
+/* The two keep errno as the caller left it (SPEC §2): futex calls and
+ * owner probes underneath may change it. */
+static int take(struct cells *c, double timeout)
+{
+	int saved = errno;
+	int r = take_lock(c, timeout);
+	errno = saved;
+	return r;
+}
+
+static int drop(struct cells *c)
+{
+	int saved = errno;
+	int r = drop_lock(c);
+	errno = saved;
+	return r;
 }
 
 /* take's result: whether the lock is held now. */
@@ -439,19 +460,14 @@ static enum mps_kind lock_kind(enum mps_sync sync)
 	return sync == MPS_SYNC_LOCK ? MPS_KIND_LOCK : MPS_KIND_RLOCK;
 }
 
-/* Runs inside the creation transaction (segment lock held), so the lock
- * object checked here cannot go away before the reference is taken, and
- * the reference is journalled: an aborted creation gives it back. */
+/* Runs inside the creation transaction (segment lock held). The given
+ * lock's reference was taken before it (make_cells): the new Value adopts
+ * it; the segment journal holds stores only. */
 static int init_cells(struct mps_seg_header *h, void *payload, void *arg)
 {
 	struct cells_init *a = arg;
 	struct cells *c = payload;
-	if (a->lock) {
-		void *l = mps_obj_at(h, a->lock);
-		if (!l || mps_obj_header(l)->kind != lock_kind(a->sync))
-			return EINVAL;
-		mps_journal_retain(h, &h->guard.journal, a->lock);
-	}
+	(void)h;
 	c->typecode = a->t->code;
 	c->tc = (uint8_t)(a->t - typecodes);
 	c->sync = (uint32_t)a->sync;
@@ -498,8 +514,18 @@ static int make_cells(mps_segment_t *seg, const char *name, enum mps_open_mode m
 	if (__builtin_mul_overflow(length, (size_t)a.t->size, &bytes) || bytes > SIZE_MAX - 64)
 		return ENOSPC;
 	size_t payload = sizeof(struct cells) + ((bytes + 7) & ~(size_t)7);
-	bool created;
-	return mps_seg_object(seg, name, mode, kind, payload, init_cells, &a, out, &created);
+	struct mps_seg_header *h = mps_segment_base(seg);
+	if (a.lock && (err = mps_obj_retain_at(h, a.lock)) != 0)
+		return err;   /* ESTALE: the lock is being destroyed */
+	if (a.lock && mps_object_kind(lock) != lock_kind(sync)) {
+		mps_obj_release_at(h, a.lock);   /* its block was reused meanwhile */
+		return EINVAL;
+	}
+	bool created = false;
+	err = mps_seg_object(seg, name, mode, kind, payload, init_cells, &a, out, &created);
+	if (a.lock && !created)
+		mps_obj_release_at(h, a.lock);   /* not adopted: found, or failed */
+	return err;
 }
 
 int mps_segment_value(mps_segment_t *seg, const char *name, enum mps_open_mode mode,

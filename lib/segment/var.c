@@ -162,7 +162,7 @@ int mps_slot_make(struct mps_seg_header *h, struct mps_journal *j, const mps_var
 		break;
 	case MPS_REF:
 		n.word = mps_obj_offset(v->ref);
-		mps_journal_retain(h, j, n.word);
+		r = mps_journal_retain(h, j, n.word);   /* ESTALE: being destroyed */
 		break;
 	default:
 		break;
@@ -177,7 +177,9 @@ int mps_slot_copy(struct mps_seg_header *h, struct mps_journal *j, const struct 
 {
 	struct mps_slot n = *src;
 	if (mps_slot_type(src) == MPS_REF) {
-		mps_journal_retain(h, j, src->word);
+		int r = mps_journal_retain(h, j, src->word);
+		if (r)
+			return r;
 	} else if (src->head & MPS_SLOT_HEAP) {
 		n.head &= ~(uint64_t)MPS_SLOT_HEAP;
 		int r = make_text(h, j, mps_slot_bytes(h, src), mps_slot_len(src), &n);
@@ -271,8 +273,8 @@ void mps_slot_read(struct mps_seg_header *h, const struct mps_slot *s, mps_var_t
 			((char *)out.buf)[v.len] = 0;
 		break;
 	case MPS_REF:
-		if (take)
-			mps_obj_retain_at(h, s->word);
+		if (take)   /* the slot's own reference keeps the count above 0 */
+			(void)mps_obj_retain_at(h, s->word);
 		v.ref = mps_seg_ptr(h, s->word);
 		break;
 	default:
