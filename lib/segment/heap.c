@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../sync/owner.h"
 #include "seg.h"
 
 #define MIN_BLOCK 32u
@@ -133,7 +132,7 @@ void mps_heap_free_locked(struct mps_seg_header *h, uint64_t payload)
  * running inside a creation); returns whether it was taken here. */
 bool mps_seg_enter(struct mps_seg_header *h)
 {
-	if ((uint32_t)mps_lock_owner(&h->guard.lock) == mps_self_tid())
+	if (mps_lock_is_mine(&h->guard.lock))   /* not merely our tid: a dead holder may have had it */
 		return false;
 	int saved = errno, r;   /* errno is the caller's (SPEC §2) */
 	while ((r = mps_lock_acquire(&h->guard.lock, MPS_FOREVER)) != 0 && r != EOWNERDEAD)

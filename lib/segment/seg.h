@@ -27,7 +27,7 @@
 #include <mpsync/segment.h>
 
 #define MPS_SEG_MAGIC     0x4745534e5953504dull   /* "MPSYNSEG" */
-#define MPS_SEG_LAYOUT    1u
+#define MPS_SEG_LAYOUT    2u
 #define MPS_SEG_HEADER_SIZE 4096u
 #define MPS_SEG_ATTACH_SLOTS 32
 #define MPS_OBJ_MAGIC     0x4f53504du             /* "MPSO" */
