@@ -31,10 +31,8 @@ static const char usage[] =
 "  --threads        workers as threads only\n"
 "  --procs          workers as processes only (fork, MAP_SHARED objects)\n"
 "  --only PREFIX    only scenarios whose name starts with PREFIX: uncontended/,\n"
-"                   contended/, handoff/, barrier, notify_all, idle/, urcu/, manager/,
-"
-"                   python/ (the mpsync package against multiprocessing)
-"
+"                   contended/, handoff/, barrier, notify_all, idle/, urcu/, manager/,\n"
+"                   python/ (the mpsync package against multiprocessing)\n"
 "                   (e.g. --only contended/lock-short, --only handoff)\n"
 "  --duration S     seconds per timed measurement (quick 0.05, full 0.3)\n"
 "  --reps N         repetitions per measurement; the median is reported\n"
