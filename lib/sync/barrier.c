@@ -214,9 +214,11 @@ int mps_barrier_wait_action(mps_barrier_t *b, double timeout,
 {
 	if (mps_timeout_invalid(timeout) || b->parties == 0)
 		return EINVAL;
-	/* Entered by the first sleep_through; the action runs with the
+	/* Entered before the arrival, so a handler that runs anywhere up to
+	 * the sleep gives EINTR; left before the action, which runs with the
 	 * caller's own signal mask. */
 	struct mps_sigguard guard = { .on = false };
+	mps_sigguard_enter(&guard);
 	int err = wait_action(b, timeout, action, arg, index, &guard);
 	mps_sigguard_leave(&guard);
 	return err;
