@@ -1371,11 +1371,13 @@ static int role_hammer(struct mps_area *a, int index)
 			uint32_t p, s;
 			r = mps_queue_get(q, buf, sizeof buf, &n, t);
 			if (r == 0) {
-				if (!item_check(buf, n, &p, &s) || p >= 32 || (int64_t)s <= last[p])
+				/* p and s are set only when the item checks out. */
+				if (!item_check(buf, n, &p, &s) || p >= 32 || (int64_t)s <= last[p]) {
 					mps_count_add(&a->counter[C_BAD], 1);
-				else
+				} else {
 					last[p] = s;
-				raise_max(&a->value[p < 32 ? p : 0], s);
+					raise_max(&a->value[p], s);
+				}
 				if (joinable && mps_queue_task_done(q) != 0)
 					mps_count_add(&a->counter[C_BAD], 1);
 			}

@@ -85,7 +85,7 @@ configure_and_build() {
 	if ! cmake -S "$root" -B "$dir" \
 		-DCMAKE_TOOLCHAIN_FILE="$toolchain" \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo \
-		-DMPSYNC_CRITERION_TESTS=OFF -DMPSYNC_BUILD_BENCH=OFF \
+		-DMPSYNC_CRITERION_TESTS=OFF -DMPSYNC_BUILD_BENCH=OFF -DMPSYNC_WERROR=ON \
 		-DMPSYNC_ARCH_GENERIC="$generic" ${MPS_CROSS_CMAKE_ARGS:-} >"$dir.configure.log" 2>&1; then
 		log "$target: configure FAILED ($dir.configure.log)"
 		tail -30 "$dir.configure.log"

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(cmake gcc clang libclang-rt-14-dev make pkg-config libcriterion-dev gnuplot-nox liburcu-dev strace spin python3)
+PACKAGES=(cmake gcc g++ clang libclang-rt-14-dev make pkg-config libcriterion-dev gnuplot-nox liburcu-dev strace spin python3)
 
 install_packages() {
     local missing=() pkg sudo=()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packaging test: installs mpsync into a temporary prefix, then builds and
-# runs three consumers that use a Lock and a Condition:
+# runs four consumers that use a Lock and a Condition:
 #   find_package/   find_package(mpsync) against the installed prefix
 #   subdirectory/   add_subdirectory() of the source tree
+#   fetchcontent/   FetchContent of the source tree (no download: the local tree)
 #   pkg-config/     pkg-config --cflags --libs mpsync, static link
 # Usage: run.sh <mpsync source dir> [cmake command]
 set -euo pipefail
@@ -42,6 +43,13 @@ step "add_subdirectory(mpsync)"
 [[ ! -e $work/subdirectory/mpsync/test ]] || fail "a sub-project build configured mpsync's tests"
 "$work/subdirectory/consumer"
 
+step "FetchContent(mpsync)"
+"$cmake" -S "$here/fetchcontent" -B "$work/fetchcontent" -DFETCHCONTENT_SOURCE_DIR_MPSYNC="$src" \
+    -DMPSYNC_BUILD_TOOL=OFF -DMPSYNC_INSTALL=OFF >/dev/null
+"$cmake" --build "$work/fetchcontent" -j "$jobs" >/dev/null
+[[ ! -e $work/fetchcontent/_deps/mpsync-build/test ]] || fail "FetchContent configured mpsync's tests"
+"$work/fetchcontent/consumer"
+
 step "pkg-config --cflags --libs mpsync (static)"
 PKG_CONFIG_PATH=$(dirname "$pcfile")
 export PKG_CONFIG_PATH
@@ -55,4 +63,4 @@ if command -v readelf >/dev/null && readelf -d "$work/pkg-config/consumer" | gre
 fi
 "$work/pkg-config/consumer"
 
-printf '\nconsumer test: all three consumers built and ran\n'
+printf '\nconsumer test: all four consumers built and ran\n'
