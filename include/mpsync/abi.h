@@ -1,0 +1,143 @@
+/* What the inline fast paths of lock.h, rlock.h, sem.h, event.h and cond.h
+ * read and write: the bits of the words they test, and the calling thread's
+ * state (its tid and held record). Those paths are compiled into the
+ * programs that use mpsync, so everything here, with the object layouts and
+ * word protocols (docs/design.md), is ABI: a change bumps MPS_LAYOUT_VERSION
+ * and the library's SONAME major. Names with the mps_fp_ prefix are for the
+ * headers' own use. */
+#ifndef MPSYNC_ABI_H
+#define MPSYNC_ABI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Layout 2: issue 9's Lock word (WATCHED, HANDOFF 0x8fffffff), the
+ * Condition's futex word in the low half of groups, and this per-thread
+ * state. docs/design.md §1. */
+#define MPS_LAYOUT_VERSION 2
+
+/* Linkage of the public functions defined in the headers: static inline for
+ * their users. lib/sync/inline.c defines it empty, to export one out-of-line
+ * copy of each under the same name (dlsym, other languages). */
+#ifndef MPS_INLINE
+#define MPS_INLINE static inline
+#endif
+
+/* Lock word (Lock, RLock): owner tid | flags, docs/design.md §3. */
+#define MPS_LW_WAITERS   0x80000000u
+#define MPS_LW_RESERVED  0x40000000u
+#define MPS_LW_HANDOFF_REQUESTED 0x20000000u
+#define MPS_LW_WATCHED   0x10000000u
+#define MPS_LW_TID_MASK  0x0fffffffu
+
+/* Event word: bit 0 set, bit 1 waiters, the rest a generation (§6). */
+#define MPS_EV_SET       1u
+
+/* Condition groups: the two waiter counts (G1 unsignalled, G2 count), §7. */
+#define MPS_COND_WAITING ((uint64_t)0xfff | ((uint64_t)0xfff << 32))
+
+/* The calling thread: its tid (0 until its first call into the library) and
+ * the held record, the lock words it took and has not released, most recent
+ * last. One TLS object: a fast path finds both from one thread-pointer
+ * offset. owner.c says why the record exists. */
+#define MPS_HELD_MAX 32
+
+struct mps_held {
+	uint32_t tid;
+	uint32_t n;
+	bool overflowed;      /* an acquire went unrecorded: stay conservative */
+	const void *at[MPS_HELD_MAX];
+};
+
+/* __thread, not _Thread_local: the same spelling in C and C++. */
+extern __thread struct mps_held mps_tls_held __attribute__((tls_model("initial-exec")));
+
+/* A page advised MADV_WIPEONFORK: word 0 is nonzero in the process that set
+ * it and zero in every child, made by fork(), _Fork() or clone() alike. */
+#define MPS_STAMP_WORDS 1024
+extern volatile uint32_t mps_stamp_page[MPS_STAMP_WORDS];
+
+/* The atomics of the fast paths: read-modify-writes sequentially consistent
+ * and loads acquire, as arch/atomic.h gives the library. */
+static inline uint32_t mps_fp_load(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline uint32_t mps_fp_load_relaxed(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t mps_fp_load64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline bool mps_fp_cas(uint32_t *p, uint32_t expected, uint32_t desired)
+{
+	return __atomic_compare_exchange_n(p, &expected, desired, false,
+	                                   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+static inline bool mps_fp_cas64(uint64_t *p, uint64_t expected, uint64_t desired)
+{
+	return __atomic_compare_exchange_n(p, &expected, desired, false,
+	                                   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+/* NaN is EINVAL: left to the slow path. */
+static inline bool mps_fp_timeout_ok(double timeout)
+{
+	return timeout == timeout;
+}
+
+/* The cached tid, or 0 when this thread has none yet or this process is a
+ * child that inherited a parent's copy. Two loads; no syscall. */
+static inline uint32_t mps_fp_tid(void)
+{
+	uint32_t tid = mps_tls_held.tid;
+	return mps_stamp_page[0] ? tid : 0;
+}
+
+/* The most recent entry of the held record is word. */
+static inline bool mps_fp_held_top(const void *word)
+{
+	const struct mps_held *h = &mps_tls_held;
+	return h->n && h->at[h->n - 1] == word;
+}
+
+/* Pushes word when the record has room; false otherwise (the slow path's
+ * mps_held_push_slow prunes it). */
+static inline bool mps_fp_held_push(const void *word)
+{
+	struct mps_held *h = &mps_tls_held;
+	uint32_t n = h->n;
+	if (n >= MPS_HELD_MAX)
+		return false;
+	h->at[n] = word;
+	h->n = n + 1;
+	return true;
+}
+
+/* Pops word when it is the most recent entry; false otherwise. */
+static inline bool mps_fp_held_pop_top(const void *word)
+{
+	struct mps_held *h = &mps_tls_held;
+	uint32_t n = h->n;
+	if (n && h->at[n - 1] == word) {
+		h->n = n - 1;
+		return true;
+	}
+	return false;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
