@@ -104,38 +104,6 @@ static inline uint32_t mps_fp_tid(void)
 	return mps_stamp_page[0] ? tid : 0;
 }
 
-/* The most recent entry of the held record is word. */
-static inline bool mps_fp_held_top(const void *word)
-{
-	const struct mps_held *h = &mps_tls_held;
-	return h->n && h->at[h->n - 1] == word;
-}
-
-/* Pushes word when the record has room; false otherwise (the slow path's
- * mps_held_push_slow prunes it). */
-static inline bool mps_fp_held_push(const void *word)
-{
-	struct mps_held *h = &mps_tls_held;
-	uint32_t n = h->n;
-	if (n >= MPS_HELD_MAX)
-		return false;
-	h->at[n] = word;
-	h->n = n + 1;
-	return true;
-}
-
-/* Pops word when it is the most recent entry; false otherwise. */
-static inline bool mps_fp_held_pop_top(const void *word)
-{
-	struct mps_held *h = &mps_tls_held;
-	uint32_t n = h->n;
-	if (n && h->at[n - 1] == word) {
-		h->n = n - 1;
-		return true;
-	}
-	return false;
-}
-
 #ifdef __cplusplus
 }
 #endif

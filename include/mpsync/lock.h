@@ -33,23 +33,25 @@ int   mps_lock_release_slow(mps_lock_t *l);
  * known from the thread's first call on. */
 MPS_INLINE int mps_lock_acquire(mps_lock_t *l, double timeout)
 {
-	uint32_t self = mps_fp_tid();
-	if (self && mps_fp_timeout_ok(timeout) && mps_tls_held.n < MPS_HELD_MAX
-	    && mps_fp_cas(&l->word, 0, self)) {
-		(void)mps_fp_held_push(&l->word);
+	struct mps_held *h = &mps_tls_held;
+	uint32_t self = mps_fp_tid(), n = h->n;
+	if (self && n < MPS_HELD_MAX && mps_fp_timeout_ok(timeout) && mps_fp_cas(&l->word, 0, self)) {
+		h->at[n] = &l->word;
+		h->n = n + 1;
 		return 0;
 	}
 	return mps_lock_acquire_slow(l, timeout);
 }
 
-/* Uncontended: the word is the last one this thread took and carries no
- * flag (nobody waits, no hand-over): one CAS tid -> 0, and a pop. */
+/* Uncontended: the word is the last one this thread took and holds its tid
+ * with no flag (nobody waits, no hand-over): one CAS tid -> 0, and a pop.
+ * A non-empty record implies a cached tid. */
 MPS_INLINE int mps_lock_release(mps_lock_t *l)
 {
-	uint32_t v = mps_fp_load_relaxed(&l->word);
-	if (mps_fp_held_top(&l->word) && v && !(v & ~MPS_LW_TID_MASK)
-	    && mps_fp_cas(&l->word, v, 0)) {
-		mps_fp_held_pop_top(&l->word);
+	struct mps_held *h = &mps_tls_held;
+	uint32_t n = h->n;
+	if (n && h->at[n - 1] == &l->word && mps_fp_cas(&l->word, h->tid, 0)) {
+		h->n = n - 1;
 		return 0;
 	}
 	return mps_lock_release_slow(l);

@@ -29,26 +29,29 @@ pid_t    mps_rlock_owner(const mps_rlock_t *r);
 int      mps_rlock_acquire_slow(mps_rlock_t *r, double timeout);
 int      mps_rlock_release_slow(mps_rlock_t *r);
 
-/* The word holds our tid and is the last one this thread took: ours (a word
- * with our tid that is not on the record was left by a dead thread). */
-static inline bool mps_fp_rlock_mine(const mps_rlock_t *r, uint32_t self)
+/* self is the cached tid (or 0), n the held record's length. The word is
+ * the last one this thread took and holds its tid: ours (a word with our tid
+ * that is not on the record was left by a dead thread). */
+static inline bool mps_fp_rlock_mine(const mps_rlock_t *r, uint32_t self, uint32_t n)
 {
-	return self && (mps_fp_load_relaxed(&r->word) & MPS_LW_TID_MASK) == self
-	    && mps_fp_held_top(&r->word);
+	return self && n && mps_tls_held.at[n - 1] == &r->word
+	    && (mps_fp_load_relaxed(&r->word) & MPS_LW_TID_MASK) == self;
 }
 
 /* Uncontended: a re-entry is an increment of count; a first acquire one
  * CAS 0 -> tid and a push on the held record. */
 MPS_INLINE int mps_rlock_acquire(mps_rlock_t *r, double timeout)
 {
-	uint32_t self = mps_fp_tid();
+	struct mps_held *h = &mps_tls_held;
+	uint32_t self = mps_fp_tid(), n = h->n;
 	if (mps_fp_timeout_ok(timeout)) {
-		if (mps_fp_rlock_mine(r, self) && r->count != UINT32_MAX) {
+		if (mps_fp_rlock_mine(r, self, n) && r->count != UINT32_MAX) {
 			r->count++;
 			return 0;
 		}
-		if (self && mps_tls_held.n < MPS_HELD_MAX && mps_fp_cas(&r->word, 0, self)) {
-			(void)mps_fp_held_push(&r->word);
+		if (self && n < MPS_HELD_MAX && mps_fp_cas(&r->word, 0, self)) {
+			h->at[n] = &r->word;
+			h->n = n + 1;
 			r->count = 1;
 			return 0;
 		}
@@ -60,8 +63,9 @@ MPS_INLINE int mps_rlock_acquire(mps_rlock_t *r, double timeout)
  * tid -> 0 when no flag is set (nobody waits), and a pop. */
 MPS_INLINE int mps_rlock_release(mps_rlock_t *r)
 {
-	uint32_t self = mps_fp_tid();
-	if (mps_fp_rlock_mine(r, self)) {
+	struct mps_held *h = &mps_tls_held;
+	uint32_t self = mps_fp_tid(), n = h->n;
+	if (mps_fp_rlock_mine(r, self, n)) {
 		if (r->count > 1) {
 			r->count--;
 			return 0;
@@ -69,7 +73,7 @@ MPS_INLINE int mps_rlock_release(mps_rlock_t *r)
 		/* count is the owner's own field: cleared while the word is still held. */
 		r->count = 0;
 		if (mps_fp_cas(&r->word, self, 0)) {
-			(void)mps_fp_held_pop_top(&r->word);
+			h->n = n - 1;
 			return 0;
 		}
 	}

@@ -11,9 +11,8 @@
 #include <mpsync/abi.h>
 
 /* The thread's state (struct mps_held, mps_tls_held), the fork stamp
- * (mps_stamp_page) and the fast-path helpers on them (mps_fp_tid,
- * mps_fp_held_top, _push, _pop_top) are public, in <mpsync/abi.h>: the
- * inline fast paths of the public headers use them too. */
+ * (mps_stamp_page) and the cached tid (mps_fp_tid) are public, in
+ * <mpsync/abi.h>: the inline fast paths of the public headers use them too. */
 uint32_t mps_self_tid_slow(void);
 
 static inline uint32_t mps_self_tid(void)
@@ -25,15 +24,47 @@ static inline uint32_t mps_self_tid(void)
 void mps_held_push_slow(const void *word);
 void mps_held_pop_slow(const void *word);
 
+/* The most recent entry of the held record is word. */
+static inline bool mps_held_top(const void *word)
+{
+	const struct mps_held *h = &mps_tls_held;
+	return h->n && h->at[h->n - 1] == word;
+}
+
+/* Pushes word when the record has room; false otherwise (the slow path's
+ * mps_held_push_slow prunes it). */
+static inline bool mps_held_push_fast(const void *word)
+{
+	struct mps_held *h = &mps_tls_held;
+	uint32_t n = h->n;
+	if (n >= MPS_HELD_MAX)
+		return false;
+	h->at[n] = word;
+	h->n = n + 1;
+	return true;
+}
+
+/* Pops word when it is the most recent entry; false otherwise. */
+static inline bool mps_held_pop_top(const void *word)
+{
+	struct mps_held *h = &mps_tls_held;
+	uint32_t n = h->n;
+	if (n && h->at[n - 1] == word) {
+		h->n = n - 1;
+		return true;
+	}
+	return false;
+}
+
 static inline void mps_held_push(const void *word)
 {
-	if (!mps_fp_held_push(word))
+	if (!mps_held_push_fast(word))
 		mps_held_push_slow(word);
 }
 
 static inline void mps_held_pop(const void *word)
 {
-	if (!mps_fp_held_pop_top(word))
+	if (!mps_held_pop_top(word))
 		mps_held_pop_slow(word);
 }
 

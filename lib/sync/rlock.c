@@ -34,7 +34,7 @@ static bool owned_by(const mps_rlock_t *r, uint32_t self)
 /* Owned, and taken by this thread (not left by a dead one with our tid). */
 static bool mine(const mps_rlock_t *r, uint32_t self)
 {
-	return owned_by(r, self) && (mps_fp_held_top(&r->word) || mps_held_by_self(&r->word));
+	return owned_by(r, self) && (mps_held_top(&r->word) || mps_held_by_self(&r->word));
 }
 
 /* The inline fast paths are in <mpsync/rlock.h>; these take every other
