@@ -32,6 +32,7 @@ struct uc {
 	_Alignas(64) pthread_cond_t pc;
 	_Alignas(64) sem_t s;
 	_Alignas(64) atomic_uint f3;
+	_Alignas(64) atomic_ullong permits;   /* the Semaphore floor's word */
 	_Alignas(64) unsigned char pev[128];
 	_Alignas(64) unsigned char sh[SH_AREA];  /* the single header's objects */
 };
@@ -126,6 +127,20 @@ static void sem_t_loop(struct uc *u, long n)
 	}
 }
 
+/* The floor of any semaphore in shared memory: the two atomic
+ * read-modify-writes a take and a give cannot do without (a CAS that takes
+ * a permit only while there is one, an add that gives it back), and nothing
+ * else. */
+static void atomics_sem_loop(struct uc *u, long n)
+{
+	for (long i = 0; i < n; i++) {
+		unsigned long long v = atomic_load_explicit(&u->permits, memory_order_relaxed);
+		while (v == 0 || !atomic_compare_exchange_weak(&u->permits, &v, v - 1))
+			v = atomic_load_explicit(&u->permits, memory_order_relaxed);
+		atomic_fetch_add(&u->permits, 1);
+	}
+}
+
 /* ---- Event ---- */
 static void mps_is_set_loop(struct uc *u, long n)
 {
@@ -208,7 +223,7 @@ static const struct uc_case cases[] = {
 	{ "uncontended/rlock-nested", { { "mpsync", ROLE_MPS, mps_rlock_nested, mps_calls },
 	  { "pthread-rec", ROLE_REF, pth_rlock_nested, NULL } }, 2 },
 	{ "uncontended/sem", { { "mpsync", ROLE_MPS, mps_sem_loop, mps_calls },
-	  { "sem_t", ROLE_REF, sem_t_loop, NULL } }, 2 },
+	  { "sem_t", ROLE_REF, sem_t_loop, NULL }, { "2 atomics", ROLE_FLOOR, atomics_sem_loop, NULL } }, 3 },
 	{ "uncontended/event-is_set", { { "mpsync", ROLE_MPS, mps_is_set_loop, mps_calls },
 	  { "pthread-event", ROLE_REF, pev_is_set_loop, NULL } }, 2 },
 	{ "uncontended/event-set+clear", { { "mpsync", ROLE_MPS, mps_set_clear_loop, mps_calls },
@@ -224,7 +239,7 @@ static const struct uc_case cases[] = {
 	{ "uncontended/sh:rlock-nested", { { "mpsync-sh", ROLE_MPS, sh_nested, sh_futex_calls },
 	  { "pthread-rec", ROLE_REF, pth_rlock_nested, NULL } }, 2 },
 	{ "uncontended/sh:sem", { { "mpsync-sh", ROLE_MPS, sh_sem, sh_futex_calls },
-	  { "sem_t", ROLE_REF, sem_t_loop, NULL } }, 2 },
+	  { "sem_t", ROLE_REF, sem_t_loop, NULL }, { "2 atomics", ROLE_FLOOR, atomics_sem_loop, NULL } }, 3 },
 	{ "uncontended/sh:event-is_set", { { "mpsync-sh", ROLE_MPS, sh_is_set, sh_futex_calls },
 	  { "pthread-event", ROLE_REF, pev_is_set_loop, NULL } }, 2 },
 	{ "uncontended/sh:event-set+clear", { { "mpsync-sh", ROLE_MPS, sh_set_clear, sh_futex_calls },
@@ -249,6 +264,7 @@ static void setup(struct uc *u)
 	pmutex_init(&u->rm, true);
 	pcond_init(&u->pc);
 	sem_init(&u->s, 1, 1);
+	atomic_init(&u->permits, 1);
 	pev_init(pev_of(u));
 	sh_setup(u->sh);
 }

@@ -29,13 +29,14 @@ pid_t    mps_rlock_owner(const mps_rlock_t *r);
 int      mps_rlock_acquire_slow(mps_rlock_t *r, double timeout);
 int      mps_rlock_release_slow(mps_rlock_t *r);
 
-/* self is the cached tid (or 0), n the held record's length. The word is
- * the last one this thread took and holds its tid: ours (a word with our tid
- * that is not on the record was left by a dead thread). */
-static inline bool mps_fp_rlock_mine(const mps_rlock_t *r, uint32_t self, uint32_t n)
+/* The word is the last one this thread took (n: the held record's length)
+ * and holds its tid: ours. A word with our tid that is not on the record was
+ * left by a dead thread; a record inherited from a parent process does not
+ * count (the fork stamp). A non-empty record implies a cached tid. */
+static inline bool mps_fp_rlock_mine(const mps_rlock_t *r, const struct mps_held *h, uint32_t n)
 {
-	return self && n && mps_tls_held.at[n - 1] == &r->word
-	    && (mps_fp_load_relaxed(&r->word) & MPS_LW_TID_MASK) == self;
+	return n && h->at[n - 1] == &r->word && mps_stamp_page[0]
+	    && (mps_fp_load_relaxed(&r->word) & MPS_LW_TID_MASK) == h->tid;
 }
 
 /* Uncontended: a re-entry is an increment of count; a first acquire one
@@ -43,12 +44,13 @@ static inline bool mps_fp_rlock_mine(const mps_rlock_t *r, uint32_t self, uint32
 MPS_INLINE int mps_rlock_acquire(mps_rlock_t *r, double timeout)
 {
 	struct mps_held *h = &mps_tls_held;
-	uint32_t self = mps_fp_tid(), n = h->n;
+	uint32_t n = h->n;
 	if (mps_fp_timeout_ok(timeout)) {
-		if (mps_fp_rlock_mine(r, self, n) && r->count != UINT32_MAX) {
+		if (mps_fp_rlock_mine(r, h, n) && r->count != UINT32_MAX) {
 			r->count++;
 			return 0;
 		}
+		uint32_t self = mps_fp_tid();
 		if (self && n < MPS_HELD_MAX && mps_fp_cas(&r->word, 0, self)) {
 			h->at[n] = &r->word;
 			h->n = n + 1;
@@ -64,15 +66,16 @@ MPS_INLINE int mps_rlock_acquire(mps_rlock_t *r, double timeout)
 MPS_INLINE int mps_rlock_release(mps_rlock_t *r)
 {
 	struct mps_held *h = &mps_tls_held;
-	uint32_t self = mps_fp_tid(), n = h->n;
-	if (mps_fp_rlock_mine(r, self, n)) {
-		if (r->count > 1) {
-			r->count--;
+	uint32_t n = h->n;
+	if (mps_fp_rlock_mine(r, h, n)) {
+		uint32_t count = r->count;
+		if (count > 1) {
+			r->count = count - 1;
 			return 0;
 		}
 		/* count is the owner's own field: cleared while the word is still held. */
 		r->count = 0;
-		if (mps_fp_cas(&r->word, self, 0)) {
+		if (mps_fp_cas(&r->word, h->tid, 0)) {
 			h->n = n - 1;
 			return 0;
 		}
