@@ -61,7 +61,7 @@ cond-mut-samebit  | cond    | -DMUT_SAME_BIT                        | safety    
 cond-mut-rejoin   | cond    | -DMUT_JOIN_G1                         | safety         | fail
 cond-mut-leave    | cond    | -DTIMED -DMUT_LEAVE_WITH_CHOICE       | safety         | fail
 cond-mut-nobump   | cond    | -DMUT_NO_SEQ_BUMP                     | safety         | fail
-cond-mut-requeue  | cond    | -DNOTIFY_ALL -DMUT_REQUEUE_NO_WAITERS | safety         | fail
+cond-mut-lateread | cond    | -DMUT_LATE_READ                       | safety         | fail
 EOF
 	[ -f "$models/event.pml" ] && cat <<'EOF'
 event             | event   |                                       | safety         | pass

@@ -22,8 +22,9 @@
  *
  * Is that thread alive. kill(tid, 0) tells gone (ESRCH) from present (0 or
  * EPERM, another user's) for any tid, whatever /proc shows. A present thread
- * is dead only if /proc/<tid>/stat shows it a zombie (Z, X): an exited process
- * not reaped yet. Where /proc hides it (hidepid=2, another user), it counts
+ * is dead only if /proc/<tid>/stat shows it a zombie (Z, X: an exited process
+ * not reaped yet) or exiting (PF_EXITING: do_exit has begun; its joiners may
+ * already have returned, and it will never run user code again). Where /proc hides it (hidepid=2, another user), it counts
  * as alive, zombie or not, until it is reaped: never robbing a living owner
  * matters more than a prompt recovery from an unreaped one. */
 #include <errno.h>
@@ -229,7 +230,9 @@ static ssize_t read_stat(uint32_t id, char *buf, size_t cap)
 	if (fd < 0)
 		return -1;
 	ssize_t n = read(fd, buf, cap - 1);
+	int err = errno;
 	close(fd);
+	errno = err;
 	buf[n > 0 ? n : 0] = 0;
 	return n;
 }
@@ -247,8 +250,22 @@ static bool zombie_state(char s)
 	return s == 'Z' || s == 'X' || s == 'x';
 }
 
-/* Whether tid exists and is not a zombie; *start gets its start time when
- * /proc shows it (0 when hidden). */
+#define PF_EXITING 0x4   /* task->flags: do_exit has begun */
+
+/* The n-th space-separated field of stat (3 = state), counted from the
+ * space before the state letter; NULL when the text is shorter. */
+static const char *stat_field(const char *state, int n)
+{
+	const char *p = state - 1;
+	for (int field = 3; p && field < n; field++)
+		p = strchr(p + 1, ' ');
+	return p ? p + 1 : NULL;
+}
+
+/* Whether tid exists and will run user code again: not gone, not a zombie,
+ * not exiting (PF_EXITING is set at the start of do_exit, before the thread's
+ * joiners are woken, so an exiting owner never releases anything); *start
+ * gets its start time when /proc shows it (0 when hidden). */
 static bool probe(uint32_t tid, uint64_t *start)
 {
 	*start = 0;
@@ -257,18 +274,23 @@ static bool probe(uint32_t tid, uint64_t *start)
 	if (kill((pid_t)tid, 0) != 0 && errno == ESRCH)
 		return false;
 	char buf[1024];
-	if (read_stat(tid, buf, sizeof buf) <= 0)
-		return true;   /* hidden from us, or dying right now: the next probe decides */
-	const char *p = state_field(buf);
-	if (!p)
+	ssize_t n = read_stat(tid, buf, sizeof buf);
+	if (n < 0 && errno == ENOENT) {
+		/* Hidden from us (hidepid), or gone since kill looked: ask again. */
+		return !(kill((pid_t)tid, 0) != 0 && errno == ESRCH);
+	}
+	if (n <= 0)
+		return n < 0 && errno != ESRCH;   /* opened but unreadable: going */
+	const char *state = state_field(buf);
+	if (!state)
 		return true;
-	if (zombie_state(*p))
+	if (zombie_state(*state))
 		return false;
-	/* From the ')' each step lands on the space before field 3, 4, ... 22. */
-	p -= 2;
-	for (int field = 3; p && field <= 22; field++)
-		p = strchr(p + 1, ' ');
-	*start = p ? strtoull(p + 1, NULL, 10) : 0;
+	const char *flags = stat_field(state, 9);
+	if (flags && (strtoul(flags, NULL, 10) & PF_EXITING))
+		return false;
+	const char *st = stat_field(state, 22);
+	*start = st ? strtoull(st, NULL, 10) : 0;
 	return true;
 }
 

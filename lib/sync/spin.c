@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -37,8 +38,10 @@ static uint64_t calibrate(void)
 
 static void compute_budget(void)
 {
+	int saved = errno;     /* no public call changes errno (SPEC §2) */
 	cpus = count_cpus();
 	budget = cpus > 1 ? calibrate() : 0;
+	errno = saved;
 }
 
 uint64_t mps_spin_budget(void)

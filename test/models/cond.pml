@@ -1,20 +1,25 @@
 /* cond.pml: the two-group Condition.
  *
- * Mirrors lib/sync/cond.c: wait_deadline (seq read, join, lock release), join,
- * await, decide, reacquire, mps_cond_notify (take, promotion of G2),
- * mps_cond_notify_all (close both groups, requeue_target, a_fetch_or of the
- * lock's WAITERS bit, mps_futex_cmp_requeue, or wake all), group_bit; and
- * of lib/sync/lock.c the parts the Condition relies on: mps_lockword_release,
- * mps_lockword_acquire_slow with has_slept (a waiter moved onto the lock word
- * takes it with WAITERS set, so its release wakes the next one).
+ * Mirrors lib/sync/cond.c: wait_deadline (join, lock release), join, await,
+ * decide, reacquire, notify_some (take, promotion of G2, seq bumped in the
+ * same CAS, wakes of chosen + 1), notify_everyone (requeue_target and the
+ * a_fetch_or of the lock's WAITERS bit BEFORE the closing CAS, which bumps
+ * seq; mps_futex_cmp_requeue waking one and moving the rest, or wake all),
+ * group_bit; and of lib/sync/lock.c the parts the Condition relies on:
+ * mps_lockword_release (FUTEX_WAKE(2)), mps_lockword_acquire_slow with
+ * has_slept (a waiter moved onto the lock word takes it with WAITERS set, so
+ * its release wakes the next one).
  *
  * Modelling (sequential consistency; each CAS loop of cond.c is one atomic
  * step, the one where its CAS succeeds or its early return reads):
  *   groups        unsig, sig, g2n, g2id as separate bytes changed together;
  *                 ids start at 1 (G1 = g2id - 1 = 0 for the all-zero object)
- *   seq           the futex word; the futex bitset of group id is
- *                 1 << (id & 7) (cond.c: id & 31); no run uses 8 ids, which
- *                 is asserted, so bits never collide here either
+ *   the futex word  the low half of groups: unsig, sig and seq, read as FW;
+ *                 a notify changes it in the same atomic step that chooses
+ *                 (after that step a notifier only makes futex calls);
+ *                 the futex bitset of group id is 1 << (id & 7) (cond.c:
+ *                 id & 31); no run uses 8 ids, which is asserted, so bits
+ *                 never collide here either
  *   the Lock      a futex mutex: word = tid | WAITERS (bit 2); sleepers on it
  *                 are in futex queue QLOCK; no spinning, no hand-over (both
  *                 verified in lock.pml)
@@ -25,8 +30,8 @@
  *                 wait early is a spurious return (SPURIOUS of them in all)
  *   futex_wake    atomically takes exactly min(n, matching sleepers) of the
  *                 queue, any of them (FIFO is one of the choices)
- *   CMP_REQUEUE   atomically: if seq == expected, move every seq sleeper to
- *                 the lock word's queue, else fail (-1)
+ *   CMP_REQUEUE   atomically: if FW == expected, wake one seq sleeper and
+ *                 move every other to the lock word's queue, else fail (-1)
  *   requeue_target may or may not be usable (offset unknown or conflicting):
  *                 both paths of notify_all are explored
  *
@@ -105,6 +110,13 @@
 #define DEATHS 0
 #endif
 
+/* notify wakes one more than it chose (cond.c); with two waiters that extra
+ * wake would hide MUT_SAME_BIT, so that mutation runs with exact wakes. */
+#ifdef MUT_SAME_BIT
+#define EXTRA_WAKE 0
+#else
+#define EXTRA_WAKE 1
+#endif
 #ifdef MUT_SAME_BIT
 #define group_bit(id) 1
 #else
@@ -114,7 +126,8 @@
 
 byte L;                          /* lock word */
 byte unsig, sig, g2n, g2id = 1;  /* groups */
-byte seq;
+byte seq;                        /* bits 24..31 of groups */
+#define FW (unsig + 4 * sig + 16 * seq)  /* the futex word (unsig, sig < 4) */
 byte q[NP], fb[NP];              /* futex queue and bitset of each process */
 bool dead[NP + 1];               /* by tid */
 bool killed;
@@ -195,7 +208,7 @@ inline lock_release()
 {
 	atomic { v = L; assert(owner(v) == tid); L = 0 };
 	if
-	:: v & LW -> futex_wake(QLOCK, 1, ANY, woke)
+	:: v & LW -> futex_wake(QLOCK, 2, ANY, woke)
 	:: else
 	fi;
 	v = 0; woke = 0
@@ -237,6 +250,9 @@ inline ghost_left()
 inline decide(give_up, verdict)
 {
 	atomic {
+#ifndef MUT_LATE_READ
+		seq0 = FW;
+#endif
 		if
 		:: mine == g2id ->
 			if
@@ -263,8 +279,8 @@ inline decide(give_up, verdict)
 /* mps_cond_wait with the lock held; res = 0 or ETIMEDOUT. */
 inline cond_wait(res)
 {
-	atomic {                                      /* seq read, join() */
-		seq0 = seq;                               /* (no notify can come */
+	atomic {                                      /* join(): FW unchanged */
+		seq0 = FW;                                /* (no notify can come */
 		unchosen++;                               /* between: lock held) */
 		era[me] = nnot;
 #ifdef MUT_JOIN_G1
@@ -279,7 +295,7 @@ inline cond_wait(res)
 	do                                            /* await() */
 	:: atomic {
 		if
-		:: seq == seq0 -> q[me] = QSEQ; fb[me] = group_bit(mine); r = OK
+		:: FW == seq0 -> q[me] = QSEQ; fb[me] = group_bit(mine); r = OK
 		:: else -> r = EAGAIN
 		fi
 	   };
@@ -287,9 +303,11 @@ inline cond_wait(res)
 	   :: r == OK -> futex_block(TIMEOUTS, r)
 	   :: else
 	   fi;
-	   seq0 = seq;
 	   give_up = (r == ETIMEDOUT);
-	   decide(give_up, verdict);
+	   decide(give_up, verdict);                 /* sets seq0 = FW it decided on */
+#ifdef MUT_LATE_READ
+	   seq0 = FW;                                /* read after deciding */
+#endif
 	   give_up = false;
 	   r = OK;
 	   if
@@ -337,21 +355,23 @@ inline notify(n)
 				promotions++
 			:: else
 			fi;
-			assert(g2id < 8)
+			assert(g2id < 8);
+#ifndef MUT_NO_SEQ_BUMP
+			seq = ((oc + nc > 0) -> seq + 1 : seq)
+#else
+			skip
+#endif
 		fi;
 		ghost_notify(n)
 	};
-	if
+	if                                  /* published: only futex calls now */
 	:: oc + nc > 0 ->
-#ifndef MUT_NO_SEQ_BUMP
-		seq++;
-#endif
 		if
-		:: oc > 0 -> futex_wake(QSEQ, oc, group_bit(og), woke)
+		:: oc > 0 -> futex_wake(QSEQ, oc + EXTRA_WAKE, group_bit(og), woke)
 		:: else
 		fi;
 		if
-		:: nc > 0 -> futex_wake(QSEQ, nc, group_bit(ng), woke)
+		:: nc > 0 -> futex_wake(QSEQ, nc + EXTRA_WAKE, group_bit(ng), woke)
 		:: else
 		fi
 	:: else
@@ -361,41 +381,50 @@ inline notify(n)
 
 inline notify_all()
 {
+	if                                          /* requeue_target usable? */
+	:: ok = true
+	:: ok = false
+	fi;
+#ifndef MUT_REQUEUE_NO_WAITERS
+	if
+	:: ok && !(unsig == 0 && g2n == 0) -> atomic { L = L | LW }   /* a_fetch_or, before the CAS */
+	:: else
+	fi;
+#endif
 	atomic {
 		if
 		:: unsig == 0 && g2n == 0 -> oc = 0
-		:: else -> oc = 1; unsig = 0; sig = 0; g2n = 0; g2id = g2id + 2; assert(g2id < 8)
+		:: else -> oc = 1; unsig = 0; sig = 0; g2n = 0; g2id = g2id + 2; seq++;
+			seq0 = FW; assert(g2id < 8)
 		fi;
 		ghost_notify(ANY)
 	};
-	if
-	:: oc ->
-		atomic { seq++; seq0 = seq };
-		if
-		:: true ->                                   /* requeue_target usable */
-#ifndef MUT_REQUEUE_NO_WAITERS
-			atomic { L = L | LW };                   /* a_fetch_or */
-#endif
-			atomic {                                 /* FUTEX_CMP_REQUEUE */
-				if
-				:: seq == seq0 ->
-					woke = 0;
-					do
-					:: q[1] == QSEQ -> q[1] = QLOCK; woke++
-					:: q[2] == QSEQ -> q[2] = QLOCK; woke++
-					:: else -> break
-					od;
-					requeued = requeued + woke;
-					ok = true
-				:: else -> ok = false
-				fi
-			};
+	if                                          /* published: only futex calls now */
+	:: oc && ok ->
+		atomic {                                 /* FUTEX_CMP_REQUEUE(wake 1) */
 			if
-			:: !ok -> futex_wake(QSEQ, ANY, ANY, woke)
-			:: else
+			:: FW == seq0 ->
+				woke = 0;
+				if                               /* the one woken: any of them */
+				:: q[1] == QSEQ -> q[1] = QNONE
+				:: q[2] == QSEQ -> q[2] = QNONE
+				:: else
+				fi;
+				do
+				:: q[1] == QSEQ -> q[1] = QLOCK; woke++
+				:: q[2] == QSEQ -> q[2] = QLOCK; woke++
+				:: else -> break
+				od;
+				requeued = requeued + woke;
+				ok = true
+			:: else -> ok = false
 			fi
-		:: true -> futex_wake(QSEQ, ANY, ANY, woke)   /* no target: wake all */
+		};
+		if
+		:: !ok -> futex_wake(QSEQ, ANY, ANY, woke)
+		:: else
 		fi
+	:: oc && !ok -> futex_wake(QSEQ, ANY, ANY, woke)   /* no target: wake all */
 	:: else
 	fi;
 	oc = 0; seq0 = 0; woke = 0; ok = false
@@ -520,8 +549,15 @@ active proctype monitor()
  *   MUT_LEAVE_WITH_CHOICE   (TIMED) a waiter that times out leaves even when
  *                           a choice is pending for its group
  *   MUT_NO_SEQ_BUMP         notify does not bump seq (a waiter between join
- *                           and sleep misses the wake-up)
- *   MUT_REQUEUE_NO_WAITERS  notify_all requeues without setting the lock's
- *                           WAITERS bit
+ *                           and sleep may miss the wake-up when the counts
+ *                           alone come back to the value it sleeps on)
+ *   MUT_LATE_READ           a waiter sleeps again on a futex value it read
+ *                           after its decision (a notify in between is lost)
+ *   (MUT_REQUEUE_NO_WAITERS, notify_all requeuing without setting the lock's
+ *   WAITERS bit first, is no longer caught here: the one sleeper the requeue
+ *   wakes sets it when it re-acquires. The bit still matters when that one
+ *   dies on its way out of the kernel: the requeued sleepers would then wait
+ *   for the 10 s backstop; design.md §7.)
  *   MUT_SAME_BIT            one futex bit for every group: a wake meant for
- *                           G1 may land on a G2 sleeper */
+ *                           G1 may land on a G2 sleeper (run with exact wakes,
+ *                           see EXTRA_WAKE) */
