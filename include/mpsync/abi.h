@@ -53,7 +53,10 @@ struct mps_held {
 	const void *at[MPS_HELD_MAX];
 };
 
-/* __thread, not _Thread_local: the same spelling in C and C++. */
+/* __thread, not _Thread_local: the same spelling in C and C++. The fast
+ * paths name its fields directly, never through a pointer to it: gcc 12's
+ * UBSan null check of such a pointer tests the wrong flags (a false "member
+ * access within null pointer" whenever the record held one entry). */
 extern __thread struct mps_held mps_tls_held __attribute__((tls_model("initial-exec")));
 
 /* A page advised MADV_WIPEONFORK: word 0 is nonzero in the process that set

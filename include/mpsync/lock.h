@@ -33,11 +33,10 @@ int   mps_lock_release_slow(mps_lock_t *l);
  * known from the thread's first call on. */
 MPS_INLINE int mps_lock_acquire(mps_lock_t *l, double timeout)
 {
-	struct mps_held *h = &mps_tls_held;
-	uint32_t self = mps_fp_tid(), n = h->n;
+	uint32_t self = mps_fp_tid(), n = mps_tls_held.n;
 	if (self && n < MPS_HELD_MAX && mps_fp_timeout_ok(timeout) && mps_fp_cas(&l->word, 0, self)) {
-		h->at[n] = &l->word;
-		h->n = n + 1;
+		mps_tls_held.at[n] = &l->word;
+		mps_tls_held.n = n + 1;
 		return 0;
 	}
 	return mps_lock_acquire_slow(l, timeout);
@@ -48,10 +47,9 @@ MPS_INLINE int mps_lock_acquire(mps_lock_t *l, double timeout)
  * A non-empty record implies a cached tid. */
 MPS_INLINE int mps_lock_release(mps_lock_t *l)
 {
-	struct mps_held *h = &mps_tls_held;
-	uint32_t n = h->n;
-	if (n && h->at[n - 1] == &l->word && mps_fp_cas(&l->word, h->tid, 0)) {
-		h->n = n - 1;
+	uint32_t n = mps_tls_held.n;
+	if (n && mps_tls_held.at[n - 1] == &l->word && mps_fp_cas(&l->word, mps_tls_held.tid, 0)) {
+		mps_tls_held.n = n - 1;
 		return 0;
 	}
 	return mps_lock_release_slow(l);

@@ -33,27 +33,26 @@ int      mps_rlock_release_slow(mps_rlock_t *r);
  * and holds its tid: ours. A word with our tid that is not on the record was
  * left by a dead thread; a record inherited from a parent process does not
  * count (the fork stamp). A non-empty record implies a cached tid. */
-static inline bool mps_fp_rlock_mine(const mps_rlock_t *r, const struct mps_held *h, uint32_t n)
+static inline bool mps_fp_rlock_mine(const mps_rlock_t *r, uint32_t n)
 {
-	return n && h->at[n - 1] == &r->word && mps_stamp_page[0]
-	    && (mps_fp_load_relaxed(&r->word) & MPS_LW_TID_MASK) == h->tid;
+	return n && mps_tls_held.at[n - 1] == &r->word && mps_stamp_page[0]
+	    && (mps_fp_load_relaxed(&r->word) & MPS_LW_TID_MASK) == mps_tls_held.tid;
 }
 
 /* Uncontended: a re-entry is an increment of count; a first acquire one
  * CAS 0 -> tid and a push on the held record. */
 MPS_INLINE int mps_rlock_acquire(mps_rlock_t *r, double timeout)
 {
-	struct mps_held *h = &mps_tls_held;
-	uint32_t n = h->n;
+	uint32_t n = mps_tls_held.n;
 	if (mps_fp_timeout_ok(timeout)) {
-		if (mps_fp_rlock_mine(r, h, n) && r->count != UINT32_MAX) {
+		if (mps_fp_rlock_mine(r, n) && r->count != UINT32_MAX) {
 			r->count++;
 			return 0;
 		}
 		uint32_t self = mps_fp_tid();
 		if (self && n < MPS_HELD_MAX && mps_fp_cas(&r->word, 0, self)) {
-			h->at[n] = &r->word;
-			h->n = n + 1;
+			mps_tls_held.at[n] = &r->word;
+			mps_tls_held.n = n + 1;
 			r->count = 1;
 			return 0;
 		}
@@ -65,9 +64,8 @@ MPS_INLINE int mps_rlock_acquire(mps_rlock_t *r, double timeout)
  * tid -> 0 when no flag is set (nobody waits), and a pop. */
 MPS_INLINE int mps_rlock_release(mps_rlock_t *r)
 {
-	struct mps_held *h = &mps_tls_held;
-	uint32_t n = h->n;
-	if (mps_fp_rlock_mine(r, h, n)) {
+	uint32_t n = mps_tls_held.n;
+	if (mps_fp_rlock_mine(r, n)) {
 		uint32_t count = r->count;
 		if (count > 1) {
 			r->count = count - 1;
@@ -75,8 +73,8 @@ MPS_INLINE int mps_rlock_release(mps_rlock_t *r)
 		}
 		/* count is the owner's own field: cleared while the word is still held. */
 		r->count = 0;
-		if (mps_fp_cas(&r->word, h->tid, 0)) {
-			h->n = n - 1;
+		if (mps_fp_cas(&r->word, mps_tls_held.tid, 0)) {
+			mps_tls_held.n = n - 1;
 			return 0;
 		}
 	}

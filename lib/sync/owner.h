@@ -24,33 +24,32 @@ static inline uint32_t mps_self_tid(void)
 void mps_held_push_slow(const void *word);
 void mps_held_pop_slow(const void *word);
 
-/* The most recent entry of the held record is word. */
+/* The most recent entry of the held record is word. (Fields named directly:
+ * see <mpsync/abi.h> on gcc 12's UBSan.) */
 static inline bool mps_held_top(const void *word)
 {
-	const struct mps_held *h = &mps_tls_held;
-	return h->n && h->at[h->n - 1] == word;
+	uint32_t n = mps_tls_held.n;
+	return n && mps_tls_held.at[n - 1] == word;
 }
 
 /* Pushes word when the record has room; false otherwise (the slow path's
  * mps_held_push_slow prunes it). */
 static inline bool mps_held_push_fast(const void *word)
 {
-	struct mps_held *h = &mps_tls_held;
-	uint32_t n = h->n;
+	uint32_t n = mps_tls_held.n;
 	if (n >= MPS_HELD_MAX)
 		return false;
-	h->at[n] = word;
-	h->n = n + 1;
+	mps_tls_held.at[n] = word;
+	mps_tls_held.n = n + 1;
 	return true;
 }
 
 /* Pops word when it is the most recent entry; false otherwise. */
 static inline bool mps_held_pop_top(const void *word)
 {
-	struct mps_held *h = &mps_tls_held;
-	uint32_t n = h->n;
-	if (n && h->at[n - 1] == word) {
-		h->n = n - 1;
+	uint32_t n = mps_tls_held.n;
+	if (n && mps_tls_held.at[n - 1] == word) {
+		mps_tls_held.n = n - 1;
 		return true;
 	}
 	return false;
