@@ -99,12 +99,19 @@ static inline bool mps_fp_timeout_ok(double timeout)
 	return timeout == timeout;
 }
 
+/* Word 0 of the stamp: atomic, since each thread sets it on its first call
+ * while others read it here. */
+static inline uint32_t mps_fp_stamp(void)
+{
+	return __atomic_load_n(&mps_stamp_page[0], __ATOMIC_RELAXED);
+}
+
 /* The cached tid, or 0 when this thread has none yet or this process is a
  * child that inherited a parent's copy. Two loads; no syscall. */
 static inline uint32_t mps_fp_tid(void)
 {
 	uint32_t tid = mps_tls_held.tid;
-	return mps_stamp_page[0] ? tid : 0;
+	return mps_fp_stamp() ? tid : 0;
 }
 
 #ifdef __cplusplus

@@ -35,7 +35,7 @@ int      mps_rlock_release_slow(mps_rlock_t *r);
  * count (the fork stamp). A non-empty record implies a cached tid. */
 static inline bool mps_fp_rlock_mine(const mps_rlock_t *r, uint32_t n)
 {
-	return n && mps_tls_held.at[n - 1] == &r->word && mps_stamp_page[0]
+	return n && mps_tls_held.at[n - 1] == &r->word && mps_fp_stamp()
 	    && (mps_fp_load_relaxed(&r->word) & MPS_LW_TID_MASK) == mps_tls_held.tid;
 }
 

@@ -72,9 +72,16 @@ uint64_t mps_debug_held_overflows(void)
 	return a_load64(&held_overflows);
 }
 
+/* Word 0, accessed atomically: every thread sets it on its first call while
+ * others read it in their fast paths (mps_fp_tid). */
+static uint32_t *stamp_word(void)
+{
+	return (uint32_t *)&mps_stamp_page[0];
+}
+
 static void clear_stamp_in_child(void)
 {
-	mps_stamp_page[0] = 0;
+	a_store(stamp_word(), 0);
 }
 
 static void arm_stamp(void)
@@ -87,14 +94,14 @@ uint32_t mps_self_tid_slow(void)
 {
 	int saved = errno;
 	pthread_once(&stamp_once, arm_stamp);
-	if (!mps_stamp_page[0]) {
+	if (!a_load_relaxed(stamp_word())) {
 		/* A child (or the first call in this process): what the parent's
 		 * thread held is not ours. */
 		memset(&mps_tls_held, 0, sizeof mps_tls_held);
 	}
 	uint32_t tid = (uint32_t)gettid();
 	mps_tls_held.tid = tid;
-	mps_stamp_page[0] = 1;
+	a_store(stamp_word(), 1);
 	errno = saved;
 	return tid;
 }
