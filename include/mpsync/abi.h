@@ -62,7 +62,7 @@ extern __thread struct mps_held mps_tls_held __attribute__((tls_model("initial-e
 /* A page advised MADV_WIPEONFORK: word 0 is nonzero in the process that set
  * it and zero in every child, made by fork(), _Fork() or clone() alike. */
 #define MPS_STAMP_WORDS 1024
-extern volatile uint32_t mps_stamp_page[MPS_STAMP_WORDS];
+extern uint32_t mps_stamp_page[MPS_STAMP_WORDS];
 
 /* The atomics of the fast paths: read-modify-writes sequentially consistent
  * and loads acquire, as arch/atomic.h gives the library. */

@@ -106,6 +106,7 @@ static bool still_watching(const struct waiter *w, uint32_t v)
 	return w->watching && (v & LW_WATCHED) && (v & LW_TID_MASK) == w->watched;
 }
 
+/* Acquired (r: 0 or EOWNERDEAD): the word goes on the held record. */
 static int took(struct waiter *w, int r)
 {
 	mps_held_push(w->word);
@@ -122,7 +123,7 @@ static void hand_on(struct waiter *w)
 		mps_futex_wake(w->word, 1, MPS_FUTEX_ANY);
 }
 
-/* Takes v if every other party sees it as ours to take. */
+/* The one CAS that takes the word from v; a watcher hands its role on first. */
 static bool cas_take(struct waiter *w, uint32_t v, uint32_t mine)
 {
 	hand_on(w);

@@ -6,8 +6,9 @@
  * handlers run only for fork(), not for _Fork() or a raw clone(). So the
  * cache is trusted only while a stamp in a MADV_WIPEONFORK page is set: the
  * kernel zeroes that page in every child however it was made, and the child's
- * next call re-reads its tid. (A kernel without MADV_WIPEONFORK, before 4.14:
- * an atfork handler clears the stamp, covering fork() only.)
+ * next call re-reads its tid. An atfork handler clears the stamp too, which
+ * covers fork() where MADV_WIPEONFORK is missing (kernels before 4.14) or
+ * ignored (qemu-user).
  *
  * What do I hold. A word holding my tid is mine only if I put it there: a
  * dead thread whose tid the kernel later gave me may have left it. Every
@@ -62,7 +63,7 @@ __thread struct mps_held mps_tls_held __attribute__((tls_model("initial-exec")))
  * shared library gets a copy relocation, a page-aligned page of its own .bss
  * (the linker keeps the alignment of the definition), and the library uses
  * that copy too. */
-volatile uint32_t mps_stamp_page[MPS_STAMP_WORDS] __attribute__((aligned(STAMP_PAGE)));
+uint32_t mps_stamp_page[MPS_STAMP_WORDS] __attribute__((aligned(STAMP_PAGE)));
 
 static pthread_once_t stamp_once = PTHREAD_ONCE_INIT;
 static uint64_t held_overflows;
@@ -72,36 +73,32 @@ uint64_t mps_debug_held_overflows(void)
 	return a_load64(&held_overflows);
 }
 
-/* Word 0, accessed atomically: every thread sets it on its first call while
- * others read it in their fast paths (mps_fp_tid). */
-static uint32_t *stamp_word(void)
-{
-	return (uint32_t *)&mps_stamp_page[0];
-}
-
 static void clear_stamp_in_child(void)
 {
-	a_store(stamp_word(), 0);
+	a_store(&mps_stamp_page[0], 0);
 }
 
+/* The atfork handler as well: qemu-user (7.2) accepts MADV_WIPEONFORK and
+ * ignores it, and kernels before 4.14 refuse it; fork() children are then
+ * still covered, _Fork() and clone() children are not. */
 static void arm_stamp(void)
 {
-	if (madvise((void *)mps_stamp_page, STAMP_PAGE, MADV_WIPEONFORK) != 0)
-		pthread_atfork(NULL, NULL, clear_stamp_in_child);
+	madvise(mps_stamp_page, STAMP_PAGE, MADV_WIPEONFORK);
+	pthread_atfork(NULL, NULL, clear_stamp_in_child);
 }
 
 uint32_t mps_self_tid_slow(void)
 {
 	int saved = errno;
 	pthread_once(&stamp_once, arm_stamp);
-	if (!a_load_relaxed(stamp_word())) {
+	if (!a_load_relaxed(&mps_stamp_page[0])) {
 		/* A child (or the first call in this process): what the parent's
 		 * thread held is not ours. */
 		memset(&mps_tls_held, 0, sizeof mps_tls_held);
 	}
 	uint32_t tid = (uint32_t)gettid();
 	mps_tls_held.tid = tid;
-	a_store(stamp_word(), 1);
+	a_store(&mps_stamp_page[0], 1);
 	errno = saved;
 	return tid;
 }

@@ -29,7 +29,7 @@
 #define EXIT_NO_PTRACE 3
 #define ATTEMPTS 5
 #define LW_HANDOFF_REQUESTED_BIT 0x20000000u   /* docs/design.md, Lock */
-#define LW_HANDOFF_WORD 0x9fffffffu            /* free, reserved for a sleeper */
+#define LW_HANDOFF_WORD 0x8fffffffu            /* free, reserved for a sleeper */
 
 enum wake_kind { WAKE_SEM, WAKE_LOCK, WAKE_HANDOFF, WAKE_COND, WAKE_KINDS };
 

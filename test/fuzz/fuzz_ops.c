@@ -36,7 +36,8 @@
 #define MAX_OPS        64
 #define TIMEOUT_CAP    1e-3
 #define CALL_LIMIT_MS  5000.0   /* a hang, not a slow call under load */
-#define TID_MASK       0x1fffffffu
+#define TID_MASK       0x0fffffffu   /* docs/design.md §3: bit 28 is WATCHED */
+#define LW_HANDOFF_REQUESTED 0x20000000u
 
 struct objects {
 	mps_lock_t lock;
@@ -203,15 +204,19 @@ static void op_lock_acquire(struct ctx *c)
 		require(c, mps_lock_owner(&c->o->lock) == c->self, "acquired but not the owner", rc);
 }
 
+/* A release of a word that requests a hand-over leaves it HANDOFF (free,
+ * reserved for a sleeper), which locked() reports: no write after the
+ * publishing CAS may turn it back (design.md §3). */
 static void op_lock_release(struct ctx *c)
 {
 	bool was_locked = mps_lock_locked(&c->o->lock);
+	bool handover = c->o->lock.word & LW_HANDOFF_REQUESTED;
 	begin(c, "lock_release");
 	int rc = mps_lock_release(&c->o->lock);
 	expect(c, rc, release_codes);
 	require(c, was_locked || rc == EPERM, "release of an unlocked Lock succeeded", rc);
 	if (rc == 0)
-		require(c, !mps_lock_locked(&c->o->lock), "still locked after release", rc);
+		require(c, handover || !mps_lock_locked(&c->o->lock), "still locked after release", rc);
 }
 
 static void op_lock_query(struct ctx *c)
@@ -270,7 +275,9 @@ static void op_rlock_query(struct ctx *c)
 {
 	mps_rlock_t *r = &c->o->rlock;
 	bool owned = mps_rlock_is_owned(r);
-	require(c, owned == (mps_rlock_owner(r) == c->self), "is_owned disagrees with owner", 0);
+	/* Our tid in the word is not enough: a planted one (a dead thread's
+	 * under a reused tid) is not ours (design.md §10). */
+	require(c, !owned || mps_rlock_owner(r) == c->self, "is_owned disagrees with owner", 0);
 	require(c, owned || mps_rlock_count(r) == 0, "count non-zero for a non-owner", 0);
 	require(c, !owned || mps_rlock_locked(r), "owned but not locked", 0);
 }
@@ -386,7 +393,7 @@ static bool predicate(void *arg)
 
 static bool holds(struct ctx *c, bool rlock)
 {
-	return rlock ? mps_rlock_is_owned(&c->o->rlock) : mps_lock_owner(&c->o->lock) == c->self;
+	return rlock ? mps_rlock_is_owned(&c->o->rlock) : mps_lock_is_mine(&c->o->lock);
 }
 
 static int call_wait(struct ctx *c, bool rlock, struct pred_arg *p, double t)
@@ -561,8 +568,9 @@ static void op_debug(struct ctx *c)
 	require(c, b >= a, "futex call count went backwards", 0);
 }
 
-/* Puts a chosen owner in the Lock or RLock word: ourselves (so release and
- * re-entry paths run), our parent or init (alive), or any tid. */
+/* Puts a chosen owner in the Lock or RLock word: ourselves (a word this
+ * thread did not take: what a dead thread leaves under a reused tid), our
+ * parent or init (alive), or any tid. */
 static void op_plant_owner(struct ctx *c)
 {
 	uint8_t k = take8(c);
