@@ -10,6 +10,7 @@
  *   uncontended.c contended.c handoff.c barrier.c notify.c idle.c urcu.c
  *                 one file per scenario family (urcu_none.c replaces
  *                 urcu.c when liburcu-memb is not found)
+ *   uncontended_sh.c  the uncontended loops built against the single header
  *   manager.c     the manager family: segment objects against Python's
  *                 SyncManager; its rows come from segment.c (mpsync, public
  *                 API only), ipc.c (POSIX mq, pipe) and python.c, which runs

@@ -3,9 +3,13 @@
  * default). Each loop calls the primitive directly; the implementations of
  * a row take turns, in a rotating order, for every repetition.
  *
- * Futex syscalls per op: mpsync by mps_debug_futex_calls(), the floor by
- * its own count, glibc by re-running the same loops under strace (the
- * child marks each loop with a window, see strace.c). */
+ * The sh: rows run the mpsync loops once more built against the single
+ * header (uncontended_sh.c), against the same glibc loops in the same run.
+ *
+ * Futex syscalls per op: mpsync by mps_debug_futex_calls() (the single
+ * header's private copy by its own), the floor by its own count, glibc by
+ * re-running the same loops under strace (the child marks each loop with a
+ * window, see strace.c). */
 #include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -13,6 +17,7 @@
 
 #include <mpsync.h>
 #include "bench.h"
+#include "uncontended_sh.h"
 
 #define STRACE_OPS 200000L
 
@@ -27,7 +32,9 @@ struct uc {
 	_Alignas(64) pthread_cond_t pc;
 	_Alignas(64) sem_t s;
 	_Alignas(64) atomic_uint f3;
+	_Alignas(64) atomic_ullong permits;   /* the Semaphore floor's word */
 	_Alignas(64) unsigned char pev[128];
+	_Alignas(64) unsigned char sh[SH_AREA];  /* the single header's objects */
 };
 
 typedef void (*uc_loop)(struct uc *u, long n);
@@ -36,6 +43,7 @@ struct uc_impl {
 	const char *name;
 	enum role role;
 	uc_loop loop;
+	uint64_t (*calls)(void);    /* futex calls so far; NULL: strace counts them */
 };
 
 struct uc_case {
@@ -119,6 +127,20 @@ static void sem_t_loop(struct uc *u, long n)
 	}
 }
 
+/* The floor of any semaphore in shared memory: the two atomic
+ * read-modify-writes a take and a give cannot do without (a CAS that takes
+ * a permit only while there is one, an add that gives it back), and nothing
+ * else. */
+static void atomics_sem_loop(struct uc *u, long n)
+{
+	for (long i = 0; i < n; i++) {
+		unsigned long long v = atomic_load_explicit(&u->permits, memory_order_relaxed);
+		while (v == 0 || !atomic_compare_exchange_weak(&u->permits, &v, v - 1))
+			v = atomic_load_explicit(&u->permits, memory_order_relaxed);
+		atomic_fetch_add(&u->permits, 1);
+	}
+}
+
 /* ---- Event ---- */
 static void mps_is_set_loop(struct uc *u, long n)
 {
@@ -183,23 +205,49 @@ static void pth_broadcast_loop(struct uc *u, long n)
 	pthread_mutex_unlock(&u->m);
 }
 
+/* ---- the same loops, built against the single header ---- */
+static void sh_lock(struct uc *u, long n) { sh_lock_loop(u->sh, n); }
+static void sh_rlock(struct uc *u, long n) { sh_rlock_loop(u->sh, n); }
+static void sh_nested(struct uc *u, long n) { sh_rlock_nested(u->sh, n); }
+static void sh_sem(struct uc *u, long n) { sh_sem_loop(u->sh, n); }
+static void sh_is_set(struct uc *u, long n) { sh_is_set_loop(u->sh, n); }
+static void sh_set_clear(struct uc *u, long n) { sh_set_clear_loop(u->sh, n); }
+static void sh_notify(struct uc *u, long n) { sh_notify_loop(u->sh, n); }
+static void sh_notify_all(struct uc *u, long n) { sh_notify_all_loop(u->sh, n); }
+
 static const struct uc_case cases[] = {
-	{ "uncontended/lock", { { "mpsync", ROLE_MPS, mps_lock_loop },
-	  { "pthread", ROLE_REF, pth_lock_loop }, { "futex3", ROLE_FLOOR, f3_lock_loop } }, 3 },
-	{ "uncontended/rlock-first", { { "mpsync", ROLE_MPS, mps_rlock_loop },
-	  { "pthread-rec", ROLE_REF, pth_rlock_loop } }, 2 },
-	{ "uncontended/rlock-nested", { { "mpsync", ROLE_MPS, mps_rlock_nested },
-	  { "pthread-rec", ROLE_REF, pth_rlock_nested } }, 2 },
-	{ "uncontended/sem", { { "mpsync", ROLE_MPS, mps_sem_loop },
-	  { "sem_t", ROLE_REF, sem_t_loop } }, 2 },
-	{ "uncontended/event-is_set", { { "mpsync", ROLE_MPS, mps_is_set_loop },
-	  { "pthread-event", ROLE_REF, pev_is_set_loop } }, 2 },
-	{ "uncontended/event-set+clear", { { "mpsync", ROLE_MPS, mps_set_clear_loop },
-	  { "pthread-event", ROLE_REF, pev_set_clear_loop } }, 2 },
-	{ "uncontended/notify-none", { { "mpsync", ROLE_MPS, mps_notify_loop },
-	  { "pthread", ROLE_REF, pth_signal_loop } }, 2 },
-	{ "uncontended/notify_all-none", { { "mpsync", ROLE_MPS, mps_notify_all_loop },
-	  { "pthread", ROLE_REF, pth_broadcast_loop } }, 2 },
+	{ "uncontended/lock", { { "mpsync", ROLE_MPS, mps_lock_loop, mps_calls },
+	  { "pthread", ROLE_REF, pth_lock_loop, NULL }, { "futex3", ROLE_FLOOR, f3_lock_loop, futex3_calls } }, 3 },
+	{ "uncontended/rlock-first", { { "mpsync", ROLE_MPS, mps_rlock_loop, mps_calls },
+	  { "pthread-rec", ROLE_REF, pth_rlock_loop, NULL } }, 2 },
+	{ "uncontended/rlock-nested", { { "mpsync", ROLE_MPS, mps_rlock_nested, mps_calls },
+	  { "pthread-rec", ROLE_REF, pth_rlock_nested, NULL } }, 2 },
+	{ "uncontended/sem", { { "mpsync", ROLE_MPS, mps_sem_loop, mps_calls },
+	  { "sem_t", ROLE_REF, sem_t_loop, NULL }, { "2 atomics", ROLE_FLOOR, atomics_sem_loop, NULL } }, 3 },
+	{ "uncontended/event-is_set", { { "mpsync", ROLE_MPS, mps_is_set_loop, mps_calls },
+	  { "pthread-event", ROLE_REF, pev_is_set_loop, NULL } }, 2 },
+	{ "uncontended/event-set+clear", { { "mpsync", ROLE_MPS, mps_set_clear_loop, mps_calls },
+	  { "pthread-event", ROLE_REF, pev_set_clear_loop, NULL } }, 2 },
+	{ "uncontended/notify-none", { { "mpsync", ROLE_MPS, mps_notify_loop, mps_calls },
+	  { "pthread", ROLE_REF, pth_signal_loop, NULL } }, 2 },
+	{ "uncontended/notify_all-none", { { "mpsync", ROLE_MPS, mps_notify_all_loop, mps_calls },
+	  { "pthread", ROLE_REF, pth_broadcast_loop, NULL } }, 2 },
+	{ "uncontended/sh:lock", { { "mpsync-sh", ROLE_MPS, sh_lock, sh_futex_calls },
+	  { "pthread", ROLE_REF, pth_lock_loop, NULL }, { "futex3", ROLE_FLOOR, f3_lock_loop, futex3_calls } }, 3 },
+	{ "uncontended/sh:rlock-first", { { "mpsync-sh", ROLE_MPS, sh_rlock, sh_futex_calls },
+	  { "pthread-rec", ROLE_REF, pth_rlock_loop, NULL } }, 2 },
+	{ "uncontended/sh:rlock-nested", { { "mpsync-sh", ROLE_MPS, sh_nested, sh_futex_calls },
+	  { "pthread-rec", ROLE_REF, pth_rlock_nested, NULL } }, 2 },
+	{ "uncontended/sh:sem", { { "mpsync-sh", ROLE_MPS, sh_sem, sh_futex_calls },
+	  { "sem_t", ROLE_REF, sem_t_loop, NULL }, { "2 atomics", ROLE_FLOOR, atomics_sem_loop, NULL } }, 3 },
+	{ "uncontended/sh:event-is_set", { { "mpsync-sh", ROLE_MPS, sh_is_set, sh_futex_calls },
+	  { "pthread-event", ROLE_REF, pev_is_set_loop, NULL } }, 2 },
+	{ "uncontended/sh:event-set+clear", { { "mpsync-sh", ROLE_MPS, sh_set_clear, sh_futex_calls },
+	  { "pthread-event", ROLE_REF, pev_set_clear_loop, NULL } }, 2 },
+	{ "uncontended/sh:notify-none", { { "mpsync-sh", ROLE_MPS, sh_notify, sh_futex_calls },
+	  { "pthread", ROLE_REF, pth_signal_loop, NULL } }, 2 },
+	{ "uncontended/sh:notify_all-none", { { "mpsync-sh", ROLE_MPS, sh_notify_all, sh_futex_calls },
+	  { "pthread", ROLE_REF, pth_broadcast_loop, NULL } }, 2 },
 };
 
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -216,7 +264,9 @@ static void setup(struct uc *u)
 	pmutex_init(&u->rm, true);
 	pcond_init(&u->pc);
 	sem_init(&u->s, 1, 1);
+	atomic_init(&u->permits, 1);
 	pev_init(pev_of(u));
+	sh_setup(u->sh);
 }
 
 static void teardown(struct uc *u)
@@ -228,11 +278,9 @@ static void teardown(struct uc *u)
 	pthread_mutex_destroy(&u->m);
 }
 
-static uint64_t calls_of(enum role r)
+static uint64_t calls_of(const struct uc_impl *impl)
 {
-	if (r == ROLE_MPS)
-		return mps_calls();
-	return r == ROLE_FLOOR ? futex3_calls() : 0;
+	return impl->calls ? impl->calls() : 0;
 }
 
 /* Runs one case: a warm-up, then reps interleaved repetitions. */
@@ -247,11 +295,11 @@ static void run_case(const struct opts *o, const struct uc_case *c, struct uc *u
 		progress("%s  rep %d/%d", c->scenario, r + 1, reps);
 		for (int j = 0; j < c->nimpl; j++) {
 			int k = (j + r) % c->nimpl;
-			uint64_t f0 = calls_of(c->impl[k].role);
+			uint64_t f0 = calls_of(&c->impl[k]);
 			int64_t c0 = cpu_ns(), t0 = now_ns();
 			c->impl[k].loop(u, o->batch);
 			int64_t t1 = now_ns(), c1 = cpu_ns();
-			calls[k] += calls_of(c->impl[k].role) - f0;
+			calls[k] += calls_of(&c->impl[k]) - f0;
 			ns[k][r] = (double)(t1 - t0) / (double)o->batch;
 			cpu[k][r] = (double)(c1 - c0) / (double)o->batch;
 		}

@@ -32,6 +32,7 @@
 
 #include <mpsync/debug.h>
 #include "harness.h"
+#include "outline.h"
 
 #define LONG_WAIT 10.0   /* bound for waits that must not time out */
 #define SETTLE 0.05      /* lets a counted waiter get into its futex sleep */
@@ -922,7 +923,14 @@ static int uncontended_ops(void)
 	r = r ? r : sem_ops(&sem, &bounded);
 	r = r ? r : event_ops(&event);
 	r = r ? r : cond_ops(&cond, &cond_lock, &cond_rlock);
-	return r ? r : barrier_ops(&barrier);
+	r = r ? r : barrier_ops(&barrier);
+	/* The library's exported copies of the inline paths, and the inline
+	 * paths again on objects the copies have used. */
+	mps_sem_t outline_sem;
+	mps_sem_init(&outline_sem, 1);
+	r = r ? r : outline_ops(&lock, &rlock, &outline_sem, &event, &cond);
+	r = r ? r : lock_ops(&lock);
+	return r ? r : rlock_ops(&rlock);
 }
 
 static void *uncontended_thread(void *p)

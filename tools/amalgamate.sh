@@ -411,6 +411,10 @@ def main():
         for f in os.listdir(os.path.join(root, "include", "mpsync")) if f.endswith(".h"))
     sources = cmake_list("MPSYNC_SYNC_SOURCES") + cmake_list("MPSYNC_SEGMENT_SOURCES")
 
+    # Every public header's macros first: a header may use one that a header
+    # it includes later defines (MPS_INLINE, from abi.h).
+    for p in public:
+        read(p)
     am = Amalgam()
     out = []
     w = out.append
@@ -451,6 +455,11 @@ def main():
 /* Linkage of every function and object: static for a private copy (only in
  * the file that holds it: elsewhere the declarations stay extern, so that
  * unused ones do not warn), external otherwise. */
+#if defined(MPSYNC_IMPLEMENTATION) && (defined(MPSYNC_STATIC) || defined(MPSYNC_API))
+/* A copy other copies may share the process with: its held record of the
+ * thread's locks is its own (lib/sync/owner.c). */
+#define MPS_PRIVATE_RECORD 1
+#endif
 #if defined(MPSYNC_STATIC) && defined(MPSYNC_IMPLEMENTATION)
 #ifndef MPSYNC_API
 #define MPSYNC_API static __attribute__((unused))
@@ -465,6 +474,13 @@ def main():
 #endif
 #ifndef MPSYNC_EXTERN
 #define MPSYNC_EXTERN extern
+#endif
+/* The public functions whose bodies are in the headers (the inline fast
+ * paths, MPS_INLINE) are static inline everywhere but in the implementation
+ * file of a shared copy, which exports them once more out of line, as
+ * libmpsync does (lib/sync/inline.c). */
+#if defined(MPSYNC_IMPLEMENTATION) && !defined(MPSYNC_PRIVATE_COPY) && !defined(MPS_INLINE)
+#define MPS_INLINE MPSYNC_API
 #endif
 
 """)

@@ -9,6 +9,7 @@
 #ifndef MPSYNC_COND_H
 #define MPSYNC_COND_H
 
+#include "abi.h"
 #include "common.h"
 #include "lock.h"
 #include "rlock.h"
@@ -34,9 +35,28 @@ int  mps_cond_wait_for_lock(mps_cond_t *c, mps_lock_t *lock,
                             mps_predicate_fn pred, void *arg, double timeout);
 int  mps_cond_wait_for_rlock(mps_cond_t *c, mps_rlock_t *lock,
                              mps_predicate_fn pred, void *arg, double timeout);
-int  mps_cond_notify(mps_cond_t *c, unsigned n);  /* 0; n == 0 is a no-op */
-int  mps_cond_notify_all(mps_cond_t *c);
+/*   mps_cond_notify(c, n)      0; n == 0 is a no-op     (inline, below)
+ *   mps_cond_notify_all(c)     0                        (inline, below) */
 unsigned mps_cond_n_waiting(const mps_cond_t *c); /* waiters not yet notified */
+
+/* A notify that finds waiters, out of line. */
+int  mps_cond_notify_slow(mps_cond_t *c, unsigned n);
+int  mps_cond_notify_all_slow(mps_cond_t *c);
+
+/* Nobody waiting (no G1 member left unchosen, nobody in G2): one load. */
+MPS_INLINE int mps_cond_notify(mps_cond_t *c, unsigned n)
+{
+	if (n == 0 || !(mps_fp_load64(&c->groups) & MPS_COND_WAITING))
+		return 0;
+	return mps_cond_notify_slow(c, n);
+}
+
+MPS_INLINE int mps_cond_notify_all(mps_cond_t *c)
+{
+	if (!(mps_fp_load64(&c->groups) & MPS_COND_WAITING))
+		return 0;
+	return mps_cond_notify_all_slow(c);
+}
 
 #ifndef __cplusplus
 /* 0 ETIMEDOUT EPERM EOWNERDEAD EINTR EINVAL EOVERFLOW */

@@ -324,7 +324,6 @@ static unsigned take(uint32_t *from, uint32_t *to, unsigned n)
 	return k;
 }
 
-__attribute__((noinline))
 static int notify_some(mps_cond_t *c, unsigned n, uint64_t w)
 {
 	uint32_t *word = futex_word(c);
@@ -378,7 +377,6 @@ static uint32_t *requeue_target(mps_cond_t *c)
 	return lw_owner(v) == mps_self_tid() ? lockword : NULL;
 }
 
-__attribute__((noinline))
 static int notify_everyone(mps_cond_t *c, uint64_t w)
 {
 	uint32_t *word = futex_word(c);
@@ -406,27 +404,22 @@ static int notify_everyone(mps_cond_t *c, uint64_t w)
 	return 0;
 }
 
-/* Nobody waiting (no G1 member left unchosen, nobody in G2): no notify
- * has anything to do. */
-static bool nobody(uint64_t w)
-{
-	return (w & ((uint64_t)COUNT_MAX << UNSIG_SHIFT)) == 0
-	    && (w & ((uint64_t)COUNT_MAX << G2N_SHIFT)) == 0;
-}
+_Static_assert(MPS_COND_WAITING == (((uint64_t)COUNT_MAX << UNSIG_SHIFT) | ((uint64_t)COUNT_MAX << G2N_SHIFT)),
+               "the inline notify tests the two waiter counts (ABI)");
 
-/* The fast paths: one load when nobody waits, and no stack frame. */
-int mps_cond_notify(mps_cond_t *c, unsigned n)
+/* The inline fast paths (<mpsync/cond.h>) return when nobody waits. */
+int mps_cond_notify_slow(mps_cond_t *c, unsigned n)
 {
 	uint64_t w = a_load64(&c->groups);
-	if (n == 0 || nobody(w))
+	if (n == 0 || !(w & MPS_COND_WAITING))
 		return 0;
 	return notify_some(c, n, w);
 }
 
-int mps_cond_notify_all(mps_cond_t *c)
+int mps_cond_notify_all_slow(mps_cond_t *c)
 {
 	uint64_t w = a_load64(&c->groups);
-	if (nobody(w))
+	if (!(w & MPS_COND_WAITING))
 		return 0;
 	return notify_everyone(c, w);
 }

@@ -26,7 +26,7 @@
 #include "interrupt.h"
 #include "spin.h"
 
-#define EV_SET     1u
+#define EV_SET     MPS_EV_SET   /* ABI: <mpsync/abi.h> */
 #define EV_WAITERS 2u
 #define EV_GEN_ONE 4u
 
@@ -39,7 +39,8 @@ void mps_event_init(mps_event_t *e)
 	a_store(&e->word, 0);
 }
 
-void mps_event_set(mps_event_t *e)
+/* The inline fast path (<mpsync/event.h>) returns when SET is seen. */
+void mps_event_set_slow(mps_event_t *e)
 {
 	uint32_t v = a_load(&e->word), seen;
 	for (;;) {
@@ -64,11 +65,6 @@ void mps_event_clear(mps_event_t *e)
 			return;
 		v = seen;
 	}
-}
-
-bool mps_event_is_set(const mps_event_t *e)
-{
-	return a_load(&e->word) & EV_SET;
 }
 
 static bool signalled(uint32_t v, uint32_t start)

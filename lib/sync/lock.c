@@ -316,9 +316,9 @@ void mps_lock_init(mps_lock_t *l)
 	a_store(&l->word, 0);
 }
 
-/* Out of line, so that the fast path below needs no stack frame. */
-__attribute__((noinline, cold))
-static int acquire_slow(mps_lock_t *l, double timeout)
+/* The inline fast paths are in <mpsync/lock.h>; these take every other case,
+ * the thread's first call included (no tid cached yet). */
+int mps_lock_acquire_slow(mps_lock_t *l, double timeout)
 {
 	if (mps_timeout_invalid(timeout))
 		return EINVAL;
@@ -330,28 +330,9 @@ static int acquire_slow(mps_lock_t *l, double timeout)
 	return mps_lockword_acquire_slow(&l->word, self, timeout, false);
 }
 
-int mps_lock_acquire(mps_lock_t *l, double timeout)
+int mps_lock_release_slow(mps_lock_t *l)
 {
-	uint32_t self = mps_cached_tid();   /* 0 until this thread's first call */
-	if (self && !mps_timeout_invalid(timeout) && a_cas(&l->word, 0, self) == 0) {
-		mps_held_push(&l->word);
-		return 0;
-	}
-	return acquire_slow(l, timeout);
-}
-
-/* Out of line, so that the fast path below needs no stack frame. */
-__attribute__((noinline, cold))
-static int release_slow(mps_lock_t *l)
-{
-	mps_held_pop_slow(&l->word);
-	return mps_lockword_release(&l->word);
-}
-
-int mps_lock_release(mps_lock_t *l)
-{
-	if (!mps_held_pop_top(&l->word))
-		return release_slow(l);
+	mps_held_pop(&l->word);
 	return mps_lockword_release(&l->word);
 }
 

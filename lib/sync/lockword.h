@@ -5,13 +5,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <mpsync/abi.h>
 #include "../../arch/atomic.h"
 
-#define LW_WAITERS   0x80000000u  /* someone may sleep on the word: release must wake */
-#define LW_RESERVED  0x40000000u  /* kept clear: the kernel's FUTEX_OWNER_DIED bit */
-#define LW_HANDOFF_REQUESTED 0x20000000u /* a waiter starves: next release hands over */
-#define LW_WATCHED   0x10000000u  /* one sleeper (the watcher) polls the owner for death */
-#define LW_TID_MASK  0x0fffffffu  /* owner tid; pid_max is at most 2^22 */
+/* The bits are ABI, defined in <mpsync/abi.h> for the inline fast paths. */
+#define LW_WAITERS   MPS_LW_WAITERS   /* someone may sleep on the word: release must wake */
+#define LW_RESERVED  MPS_LW_RESERVED  /* kept clear: the kernel's FUTEX_OWNER_DIED bit */
+#define LW_HANDOFF_REQUESTED MPS_LW_HANDOFF_REQUESTED /* a waiter starves: next release hands over */
+#define LW_WATCHED   MPS_LW_WATCHED   /* one sleeper (the watcher) polls the owner for death */
+#define LW_TID_MASK  MPS_LW_TID_MASK  /* owner tid; pid_max is at most 2^22 */
 #define LW_HANDOFF   (LW_WAITERS | LW_TID_MASK) /* free, reserved for a sleeper */
 
 static inline uint32_t lw_owner(uint32_t word)

@@ -53,12 +53,17 @@
 
 #define STAMP_PAGE 4096
 
-_Thread_local struct mps_held mps_tls_held __attribute__((tls_model("initial-exec")));
+_Static_assert(MPS_STAMP_WORDS * sizeof(uint32_t) == STAMP_PAGE, "the stamp is one page");
+
+__thread struct mps_held mps_tls_held __attribute__((tls_model("initial-exec")));
 
 /* A whole page of .bss: beyond the file's last page, so privately anonymous,
- * which MADV_WIPEONFORK requires. A fixed address keeps the check one load. */
-uint32_t mps_stamp_page[STAMP_PAGE / sizeof(uint32_t)]
-	__attribute__((aligned(STAMP_PAGE), visibility("hidden")));
+ * which MADV_WIPEONFORK requires. A fixed address keeps the check one load.
+ * Exported, since the inline fast paths read it: a program linked with the
+ * shared library gets a copy relocation, a page-aligned page of its own .bss
+ * (the linker keeps the alignment of the definition), and the library uses
+ * that copy too. */
+uint32_t mps_stamp_page[MPS_STAMP_WORDS] __attribute__((aligned(STAMP_PAGE)));
 
 static pthread_once_t stamp_once = PTHREAD_ONCE_INIT;
 static uint64_t held_overflows;
@@ -193,11 +198,22 @@ static bool same_bytes(const void *a, const void *b)
 	return mapping_of(a, &ma) && mapping_of(b, &mb) && memcmp(&ma, &mb, sizeof ma) == 0;
 }
 
+/* A private copy of the single header (MPSYNC_STATIC, or one whose symbols
+ * are hidden) keeps a record of its own, and another copy in this process
+ * may have taken the word in this thread: such a copy cannot tell that from
+ * a dead thread's word, and, as with an overflowed record, takes every word
+ * with its tid for its own. */
+#ifdef MPS_PRIVATE_RECORD
+#define RECORD_IS_PRIVATE true
+#else
+#define RECORD_IS_PRIVATE false
+#endif
+
 bool mps_held_by_self(const void *word)
 {
 	struct mps_held *h = &mps_tls_held;
 	uint32_t i;
-	if (h->overflowed || held_find(h, word, &i))
+	if (RECORD_IS_PRIVATE || h->overflowed || held_find(h, word, &i))
 		return true;
 	int saved = errno;
 	bool alias = false;

@@ -8,57 +8,51 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "../../arch/atomic.h"
+#include <mpsync/abi.h>
 
-#define MPS_HELD_MAX 32
-
-/* The calling thread: its tid (0 until its first call), and the held record,
- * the words it took and has not released. One TLS object, so that a fast
- * path finds both from one thread-pointer offset. */
-struct mps_held {
-	uint32_t tid;
-	uint32_t n;
-	bool overflowed;      /* an acquire went unrecorded: stay conservative */
-	const void *at[MPS_HELD_MAX];
-};
-
-extern _Thread_local struct mps_held mps_tls_held __attribute__((tls_model("initial-exec")));
-
-/* A page advised MADV_WIPEONFORK: word 0 is nonzero in the process that set
- * it and zero in every child, made by fork(), _Fork() or clone() alike. */
-extern uint32_t mps_stamp_page[] __attribute__((visibility("hidden")));
-
+/* The thread's state (struct mps_held, mps_tls_held), the fork stamp
+ * (mps_stamp_page) and the cached tid (mps_fp_tid) are public, in
+ * <mpsync/abi.h>: the inline fast paths of the public headers use them too. */
 uint32_t mps_self_tid_slow(void);
-
-/* The cached tid, or 0 when this thread has none yet or this process is a
- * child that inherited a parent's copy. Two loads; no syscall. */
-static inline uint32_t mps_cached_tid(void)
-{
-	uint32_t tid = mps_tls_held.tid;
-	return a_load_relaxed(&mps_stamp_page[0]) ? tid : 0;
-}
 
 static inline uint32_t mps_self_tid(void)
 {
-	uint32_t tid = mps_cached_tid();
+	uint32_t tid = mps_fp_tid();
 	return tid ? tid : mps_self_tid_slow();
 }
-
 
 void mps_held_push_slow(const void *word);
 void mps_held_pop_slow(const void *word);
 
-/* Pushes word when the record has room (the common case); false otherwise,
- * and the caller calls mps_held_push_slow. */
+/* The most recent entry of the held record is word. (Fields named directly:
+ * see <mpsync/abi.h> on gcc 12's UBSan.) */
+static inline bool mps_held_top(const void *word)
+{
+	uint32_t n = mps_tls_held.n;
+	return n && mps_tls_held.at[n - 1] == word;
+}
+
+/* Pushes word when the record has room; false otherwise (the slow path's
+ * mps_held_push_slow prunes it). */
 static inline bool mps_held_push_fast(const void *word)
 {
-	struct mps_held *h = &mps_tls_held;
-	uint32_t n = h->n;
+	uint32_t n = mps_tls_held.n;
 	if (n >= MPS_HELD_MAX)
 		return false;
-	h->at[n] = word;
-	h->n = n + 1;
+	mps_tls_held.at[n] = word;
+	mps_tls_held.n = n + 1;
 	return true;
+}
+
+/* Pops word when it is the most recent entry; false otherwise. */
+static inline bool mps_held_pop_top(const void *word)
+{
+	uint32_t n = mps_tls_held.n;
+	if (n && mps_tls_held.at[n - 1] == word) {
+		mps_tls_held.n = n - 1;
+		return true;
+	}
+	return false;
 }
 
 static inline void mps_held_push(const void *word)
@@ -67,30 +61,10 @@ static inline void mps_held_push(const void *word)
 		mps_held_push_slow(word);
 }
 
-/* Pops word when it is the most recent entry (the common case); false
- * otherwise, and the caller calls mps_held_pop_slow. */
-static inline bool mps_held_pop_top(const void *word)
-{
-	struct mps_held *h = &mps_tls_held;
-	uint32_t n = h->n;
-	if (n && h->at[n - 1] == word) {
-		h->n = n - 1;
-		return true;
-	}
-	return false;
-}
-
 static inline void mps_held_pop(const void *word)
 {
 	if (!mps_held_pop_top(word))
 		mps_held_pop_slow(word);
-}
-
-/* The most recent entry is word: the common case of a re-entry or release. */
-static inline bool mps_held_top(const void *word)
-{
-	const struct mps_held *h = &mps_tls_held;
-	return h->n && h->at[h->n - 1] == word;
 }
 
 /* Whether a word that holds this thread's own tid was taken by this thread

@@ -37,10 +37,9 @@ static bool mine(const mps_rlock_t *r, uint32_t self)
 	return owned_by(r, self) && (mps_held_top(&r->word) || mps_held_by_self(&r->word));
 }
 
-/* Everything but the two common cases, out of line so that the fast path
- * below needs no stack frame. */
-__attribute__((noinline, cold))
-static int acquire_slow(mps_rlock_t *r, double timeout)
+/* The inline fast paths are in <mpsync/rlock.h>; these take every other
+ * case, the thread's first call included (no tid cached yet). */
+int mps_rlock_acquire_slow(mps_rlock_t *r, double timeout)
 {
 	if (mps_timeout_invalid(timeout))
 		return EINVAL;
@@ -65,38 +64,11 @@ static int acquire_slow(mps_rlock_t *r, double timeout)
 	return err;
 }
 
-/* The held record is full: the rare path, out of line. */
-__attribute__((noinline, cold))
-static int first_slow(mps_rlock_t *r)
+/* Also the outermost release whose fast CAS failed (a waiter set a flag):
+ * the fast path has already set count to 0 then, and the word is still ours. */
+int mps_rlock_release_slow(mps_rlock_t *r)
 {
-	mps_held_push_slow(&r->word);
-	r->count = 1;
-	return 0;
-}
-
-int mps_rlock_acquire(mps_rlock_t *r, double timeout)
-{
-	uint32_t self = mps_cached_tid();   /* 0 until this thread's first call */
-	if (self && !mps_timeout_invalid(timeout)) {
-		if (owned_by(r, self) && mps_held_top(&r->word) && r->count != UINT32_MAX) {
-			r->count++;
-			return 0;
-		}
-		if (a_cas(&r->word, 0, self) == 0) {
-			if (!mps_held_push_fast(&r->word))
-				return first_slow(r);
-			r->count = 1;
-			return 0;
-		}
-	}
-	return acquire_slow(r, timeout);
-}
-
-/* A release whose word is not the most recent on the held record. */
-__attribute__((noinline, cold))
-static int release_slow(mps_rlock_t *r)
-{
-	uint32_t self = mps_cached_tid();
+	uint32_t self = mps_fp_tid();
 	if (!self || !mine(r, self))
 		return EPERM;
 	if (r->count > 1) {
@@ -105,21 +77,6 @@ static int release_slow(mps_rlock_t *r)
 	}
 	r->count = 0;
 	mps_held_pop(&r->word);
-	return mps_lockword_release(&r->word);
-}
-
-int mps_rlock_release(mps_rlock_t *r)
-{
-	/* A thread whose tid is not cached yet has acquired nothing. */
-	uint32_t self = mps_cached_tid();
-	if (!self || !owned_by(r, self) || !mps_held_top(&r->word))
-		return release_slow(r);
-	if (r->count > 1) {
-		r->count--;
-		return 0;
-	}
-	r->count = 0;
-	mps_held_pop_top(&r->word);
 	return mps_lockword_release(&r->word);
 }
 

@@ -113,9 +113,8 @@ static int sleep_for_permit(mps_sem_t *s, const struct mps_deadline *deadline,
 	}
 }
 
-/* Out of line, so the fast path below needs no stack frame. */
-__attribute__((noinline, cold))
-static int acquire_slow(mps_sem_t *s, double timeout)
+/* The inline fast paths are in <mpsync/sem.h>; these take every other case. */
+int mps_sem_acquire_slow(mps_sem_t *s, double timeout)
 {
 	if (mps_timeout_invalid(timeout))
 		return EINVAL;
@@ -133,15 +132,7 @@ static int acquire_slow(mps_sem_t *s, double timeout)
 	return err;
 }
 
-int mps_sem_acquire(mps_sem_t *s, double timeout)
-{
-	uint64_t st = a_load64(&s->state);
-	if (value_of(st) > 0 && !mps_timeout_invalid(timeout) && a_cas64(&s->state, st, st - 1) == st)
-		return 0;
-	return acquire_slow(s, timeout);
-}
-
-int mps_sem_release(mps_sem_t *s, unsigned n)
+int mps_sem_release_slow(mps_sem_t *s, unsigned n)
 {
 	if (n == 0)
 		return EINVAL;

@@ -5,6 +5,8 @@
 #   subdirectory/   add_subdirectory() of the source tree
 #   fetchcontent/   FetchContent of the source tree (no download: the local tree)
 #   pkg-config/     pkg-config --cflags --libs mpsync, static link
+# and shared_fork.c against a shared libmpsync (the inline fast paths reading
+# the library's exported per-thread state and fork stamp).
 # Usage: run.sh <mpsync source dir> [cmake command]
 set -euo pipefail
 
@@ -63,4 +65,16 @@ if command -v readelf >/dev/null && readelf -d "$work/pkg-config/consumer" | gre
 fi
 "$work/pkg-config/consumer"
 
-printf '\nconsumer test: all four consumers built and ran\n'
+step "shared libmpsync: inline fast paths against its exported state"
+"$cmake" -S "$src" -B "$work/mpsync-shared" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+    -DMPSYNC_BUILD_TESTS=OFF -DMPSYNC_BUILD_BENCH=OFF -DMPSYNC_BUILD_TOOL=OFF >/dev/null
+"$cmake" --build "$work/mpsync-shared" -j "$jobs" >/dev/null
+"$cmake" --install "$work/mpsync-shared" --prefix "$prefix-shared" >/dev/null
+lib=$(dirname "$(find "$prefix-shared" -name 'libmpsync.so' -print -quit)")
+[[ -n $lib ]] || fail "no libmpsync.so installed"
+"${CC:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -I"$prefix-shared/include" "$here/shared_fork.c" \
+    -o "$work/shared_fork" -L"$lib" -Wl,-rpath,"$lib" -lmpsync -pthread -lm
+readelf -d "$work/shared_fork" | grep -q 'libmpsync' || fail "shared_fork is not linked against libmpsync.so"
+"$work/shared_fork"
+
+printf '\nconsumer test: all five consumers built and ran\n'
