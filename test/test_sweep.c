@@ -99,9 +99,9 @@ static void sweep_all(const struct sweep_case *cases, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct sweep_stats s;
 		sweep_case(&cases[i], &p, &s);
-		cr_log_info("%-40s %5d kill points (%d replayed: %d before, %d after; %d killed "
-		            "for real), %d bad; %ld steps, %.1f s", cases[i].name, s.points, s.killed,
-		            s.as_before, s.as_after, s.real, s.bad, s.steps, s.seconds);
+		cr_log_info("%-44s %5d kill points: %d before, %d after, %d documented leak, %d bad; "
+		            "%d killed for real; %ld steps, %.1f s", cases[i].name, s.points,
+		            s.as_before, s.as_after, s.leaked, s.bad, s.real, s.steps, s.seconds);
 		bad += s.bad;
 	}
 	cr_assert_eq(bad, 0, "%d kill points left neither before nor after (logged above)", bad);
@@ -186,15 +186,15 @@ static void survive_heap(mps_segment_t *seg)
 
 static const struct sweep_case segment_cases[] = {
 	{ "segment create (named dict)", 0, setup_segment, survive_segment,
-	  { { "create", run_create, NULL } }, 1, false },
+	  { { "create", run_create, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "segment find", 0, setup_segment, survive_segment,
-	  { { "find", run_find, NULL } }, 1, true },
+	  { { "find", run_find, NULL } }, 1, true, SWEEP_LEAK_NONE },
 	{ "segment remove (dict with blob and REF)", 0, setup_segment, survive_segment,
-	  { { "remove", run_remove, NULL } }, 1, false },
+	  { { "remove", run_remove, NULL } }, 1, false, SWEEP_LEAK_OWN },
 	{ "heap alloc (split)", 0, setup_heap, survive_heap,
-	  { { "alloc", run_heap_alloc, NULL } }, 1, false },
+	  { { "alloc", run_heap_alloc, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "heap free (merge both sides)", 0, setup_heap, survive_heap,
-	  { { "free", run_heap_free, NULL } }, 1, false },
+	  { { "free", run_heap_free, NULL } }, 1, false, SWEEP_LEAK_NONE },
 };
 
 Test(sweep, segment_and_heap)
@@ -284,13 +284,13 @@ static void survive_queue(mps_segment_t *seg)
 
 static const struct sweep_case queue_cases[] = {
 	{ "queue put (wraps)", 0, setup_queue_put, survive_queue,
-	  { { "put", run_put, NULL } }, 1, false },
+	  { { "put", run_put, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "queue get (wrapped item)", 0, setup_queue_full, survive_queue,
-	  { { "get", run_get, NULL } }, 1, false },
+	  { { "get", run_get, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "queue task_done", 0, setup_queue_got, survive_queue,
-	  { { "task_done", run_task_done, NULL } }, 1, false },
+	  { { "task_done", run_task_done, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "queue shutdown (immediate)", 0, setup_queue_full, survive_queue,
-	  { { "shutdown", run_shutdown, NULL } }, 1, false },
+	  { { "shutdown", run_shutdown, NULL } }, 1, false, SWEEP_LEAK_NONE },
 };
 
 Test(sweep, queue)
@@ -404,25 +404,25 @@ static void survive_dict(mps_segment_t *seg)
 
 static const struct sweep_case dict_cases[] = {
 	{ "dict set (new key)", 0, setup_dict, survive_dict,
-	  { { "set", run_dset_new, NULL } }, 1, false },
+	  { { "set", run_dset_new, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict set (new key, table grows)", 0, setup_dict, survive_dict,
-	  { { "set", run_dset_grow, NULL } }, 1, false },
+	  { { "set", run_dset_grow, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict set (replace a blob)", 0, setup_dict, survive_dict,
-	  { { "set", run_dset_replace, NULL } }, 1, false },
+	  { { "set", run_dset_replace, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict set (blob key)", 0, setup_dict, survive_dict,
-	  { { "set", run_dset_blobkey, NULL } }, 1, false },
+	  { { "set", run_dset_blobkey, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict set (REF value)", 0, setup_dict, survive_dict,
-	  { { "set", run_dset_ref, NULL } }, 1, false },
-	{ "dict del", 0, setup_dict, survive_dict, { { "del", run_ddel, NULL } }, 1, false },
-	{ "dict pop", 0, setup_dict, survive_dict, { { "pop", run_dpop, NULL } }, 1, false },
+	  { { "set", run_dset_ref, NULL } }, 1, false, SWEEP_LEAK_REF },
+	{ "dict del", 0, setup_dict, survive_dict, { { "del", run_ddel, NULL } }, 1, false, SWEEP_LEAK_NONE },
+	{ "dict pop", 0, setup_dict, survive_dict, { { "pop", run_dpop, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict popitem", 0, setup_dict, survive_dict,
-	  { { "popitem", run_dpopitem, NULL } }, 1, false },
+	  { { "popitem", run_dpopitem, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict setdefault (absent key)", 0, setup_dict, survive_dict,
-	  { { "setdefault", run_dsetdefault, NULL } }, 1, false },
+	  { { "setdefault", run_dsetdefault, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict update (11 pairs, replaces a blob)", 0, setup_dict, survive_dict,
-	  { { "update", run_dupdate, NULL } }, 1, false },
-	{ "dict clear", 0, setup_dict, survive_dict, { { "clear", run_dclear, NULL } }, 1, false },
-	{ "dict copy", 0, setup_dict, survive_dict, { { "copy", run_dcopy, NULL } }, 1, false },
+	  { { "update", run_dupdate, NULL } }, 1, false, SWEEP_LEAK_NONE },
+	{ "dict clear", 0, setup_dict, survive_dict, { { "clear", run_dclear, NULL } }, 1, false, SWEEP_LEAK_REF },
+	{ "dict copy", 0, setup_dict, survive_dict, { { "copy", run_dcopy, NULL } }, 1, false, SWEEP_LEAK_OWN },
 };
 
 Test(sweep, dict)
@@ -550,31 +550,31 @@ static void survive_list(mps_segment_t *seg)
 
 static const struct sweep_case list_cases[] = {
 	{ "list append", 0, setup_list, survive_list,
-	  { { "append", run_lappend, NULL } }, 1, false },
+	  { { "append", run_lappend, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list append (slot array grows)", 0, setup_list, survive_list,
-	  { { "append", run_lappend_grow, NULL } }, 1, false },
+	  { { "append", run_lappend_grow, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list insert (front)", 0, setup_list, survive_list,
-	  { { "insert", run_linsert_front, NULL } }, 1, false },
+	  { { "insert", run_linsert_front, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list insert (middle)", 0, setup_list, survive_list,
-	  { { "insert", run_linsert_mid, NULL } }, 1, false },
+	  { { "insert", run_linsert_mid, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list pop (middle blob)", 0, setup_list, survive_list,
-	  { { "pop", run_lpop_mid, NULL } }, 1, false },
+	  { { "pop", run_lpop_mid, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list del (middle blob)", 0, setup_list, survive_list,
-	  { { "del", run_ldel_mid, NULL } }, 1, false },
+	  { { "del", run_ldel_mid, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list set (blob over inline)", 0, setup_list, survive_list,
-	  { { "set", run_lset, NULL } }, 1, false },
+	  { { "set", run_lset, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list remove (blob)", 0, setup_list, survive_list,
-	  { { "remove", run_lremove, NULL } }, 1, false },
-	{ "list sort", 0, setup_list, survive_list, { { "sort", run_lsort, NULL } }, 1, false },
+	  { { "remove", run_lremove, NULL } }, 1, false, SWEEP_LEAK_NONE },
+	{ "list sort", 0, setup_list, survive_list, { { "sort", run_lsort, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list reverse", 0, setup_list, survive_list,
-	  { { "reverse", run_lreverse, NULL } }, 1, false },
+	  { { "reverse", run_lreverse, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list extend (3, in place)", 0, setup_list, survive_list,
-	  { { "extend", run_lextend, NULL } }, 1, false },
+	  { { "extend", run_lextend, NULL } }, 1, false, SWEEP_LEAK_REF },
 	{ "list extend (12, staged)", 0, setup_list, survive_list,
-	  { { "extend", run_lextend_many, NULL } }, 1, false },
-	{ "list clear", 0, setup_list, survive_list, { { "clear", run_lclear, NULL } }, 1, false },
-	{ "list += list", 0, setup_list, survive_list, { { "+=", run_liadd, NULL } }, 1, false },
-	{ "list *= 3", 0, setup_list, survive_list, { { "*=", run_limul, NULL } }, 1, false },
+	  { { "extend", run_lextend_many, NULL } }, 1, false, SWEEP_LEAK_NONE },
+	{ "list clear", 0, setup_list, survive_list, { { "clear", run_lclear, NULL } }, 1, false, SWEEP_LEAK_REF },
+	{ "list += list", 0, setup_list, survive_list, { { "+=", run_liadd, NULL } }, 1, false, SWEEP_LEAK_NONE },
+	{ "list *= 3", 0, setup_list, survive_list, { { "*=", run_limul, NULL } }, 1, false, SWEEP_LEAK_NONE },
 };
 
 Test(sweep, list)
@@ -699,27 +699,27 @@ static void survive_values(mps_segment_t *seg)
 
 static const struct sweep_case value_cases[] = {
 	{ "Namespace set (new)", 0, setup_namespace, survive_namespace,
-	  { { "set", run_ns_set, NULL } }, 1, false },
+	  { { "set", run_ns_set, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Namespace set (replace)", 0, setup_namespace, survive_namespace,
-	  { { "set", run_ns_replace, NULL } }, 1, false },
+	  { { "set", run_ns_replace, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Namespace del", 0, setup_namespace, survive_namespace,
-	  { { "del", run_ns_del, NULL } }, 1, false },
+	  { { "del", run_ns_del, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Value set (own RLock)", 0, setup_values, survive_values,
-	  { { "set", run_vset0, NULL } }, 1, false },
+	  { { "set", run_vset0, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Value set (raw)", 0, setup_values, survive_values,
-	  { { "set", run_vset1, NULL } }, 1, false },
+	  { { "set", run_vset1, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Value set (given Lock)", 0, setup_values, survive_values,
-	  { { "set", run_vset2, NULL } }, 1, false },
+	  { { "set", run_vset2, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Value set (given RLock)", 0, setup_values, survive_values,
-	  { { "set", run_vset3, NULL } }, 1, false },
+	  { { "set", run_vset3, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Array set (own RLock)", 0, setup_values, survive_values,
-	  { { "set", run_aset0, NULL } }, 1, false },
+	  { { "set", run_aset0, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Array set (raw)", 0, setup_values, survive_values,
-	  { { "set", run_aset1, NULL } }, 1, false },
+	  { { "set", run_aset1, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Array set (given Lock)", 0, setup_values, survive_values,
-	  { { "set", run_aset2, NULL } }, 1, false },
+	  { { "set", run_aset2, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "Array set (given RLock)", 0, setup_values, survive_values,
-	  { { "set", run_aset3, NULL } }, 1, false },
+	  { { "set", run_aset3, NULL } }, 1, false, SWEEP_LEAK_NONE },
 };
 
 Test(sweep, namespace_and_values)
@@ -773,16 +773,16 @@ static int run_dset_blob(mps_segment_t *seg)
 
 static const struct sweep_case chain_cases[] = {
 	{ "dict update (nested), then dict set", 0, setup_dict, survive_dict,
-	  { { "update", run_dupdate, nested_d }, { "set", run_dset_blob, NULL } }, 2, false },
+	  { { "update", run_dupdate, nested_d }, { "set", run_dset_blob, NULL } }, 2, false, SWEEP_LEAK_NONE },
 	{ "dict update (nested), then list append", 0, setup_both, survive_both,
-	  { { "update", run_dupdate, nested_d }, { "append", run_lappend, NULL } }, 2, false },
+	  { { "update", run_dupdate, nested_d }, { "append", run_lappend, NULL } }, 2, false, SWEEP_LEAK_NONE },
 	{ "list pop middle (nested), then list append", 0, setup_list, survive_list,
-	  { { "pop", run_lpop_mid, nested_l }, { "append", run_lappend, NULL } }, 2, false },
+	  { { "pop", run_lpop_mid, nested_l }, { "append", run_lappend, NULL } }, 2, false, SWEEP_LEAK_NONE },
 	{ "list del middle (nested), then dict set", 0, setup_both, survive_both,
-	  { { "del", run_ldel_mid, nested_l }, { "set", run_dset_blob, NULL } }, 2, false },
+	  { { "del", run_ldel_mid, nested_l }, { "set", run_dset_blob, NULL } }, 2, false, SWEEP_LEAK_NONE },
 	{ "dict update, list pop (nested), then dict set", 0, setup_both, survive_both,
 	  { { "update", run_dupdate, nested_d }, { "pop", run_lpop_mid, nested_l },
-	    { "set", run_dset_blob, NULL } }, 3, false },
+	    { "set", run_dset_blob, NULL } }, 3, false, SWEEP_LEAK_NONE },
 };
 
 Test(sweep, chains)

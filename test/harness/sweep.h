@@ -1,14 +1,20 @@
 /* Kill at every store: the crash-safety sweep of SPEC §6 (issue 11).
  *
- * An operation runs in a forked child that this process traces; the child
- * is single-stepped and, after its k-th store to the segment (a step after
- * which some byte of the segment differs), SIGKILLed. A survivor then does
- * a write of its own first, as real programs do, and the whole segment is
- * observed through the public API and the heap walk: every named object
- * with its kind, reference count and content (reference targets with theirs),
- * the object and name counts, the free bytes. That text must equal exactly
- * the one of "before" (the operation never ran) or of "after" (it ran to its
- * end), both computed the same way on a fresh segment.
+ * An operation (a holder) runs in a forked child that this process traces
+ * and single-steps; a store is a step after which some byte of the segment
+ * differs. The run is captured once, store by store; then for every store
+ * k the segment is rebuilt as the holder left it after store k, with the
+ * holder dead (a zombie, so that its tid reads as dead and cannot be
+ * reused), which is what a SIGKILL right after store k leaves: shared
+ * memory is all a killed process leaves behind. Some points are also
+ * killed for real (stepped to store k again and SIGKILLed) and must leave
+ * the same. A survivor then does a write of its own first, as real programs
+ * do, and the whole segment is observed through the public API and the
+ * heap walk: every named object with its kind, reference count and content
+ * (reference targets with theirs), the object and name counts, the free
+ * bytes, used blocks. That text must equal exactly the one of "before" (the
+ * operation never ran) or of "after" (it ran to its end), both computed the
+ * same way on a fresh segment.
  *
  * A chain kills up to SWEEP_CHAIN_MAX holders in a row: holder i runs on
  * the state the holders before it left, each killed at its own point; the
@@ -18,8 +24,11 @@
  * Every run starts from a fresh anonymous segment of the same size built by
  * the same setup, so addresses, free bytes and the stores an operation makes
  * repeat exactly; the survivor and the observation run in a forked child
- * under a time bound, so that a wedged or corrupt segment is reported with
- * its kill point instead of hanging or crashing the suite. */
+ * under a time bound (several at once: taking a lock from a dead holder
+ * waits for the end of a 20 ms sleep slice), so that a wedged or corrupt
+ * segment is reported with its kill point instead of hanging or crashing
+ * the suite. Holders and survivors find their objects with sweep_obj,
+ * without the segment lock, as a program that looked them up earlier. */
 #ifndef MPS_TEST_SWEEP_H
 #define MPS_TEST_SWEEP_H
 
@@ -45,6 +54,18 @@ struct sweep_holder {
 	sweep_filter_fn filter;   /* earlier holders of a chain: NULL = every point */
 };
 
+/* The crash costs docs/design.md §11.4 documents, which a case may allow:
+ * SWEEP_LEAK_REF: one reference leaked (a count taken or about to drop,
+ *   and the process dies before its journal entry says so): "before" or
+ *   "after" but one object's count is one higher, nothing else differs;
+ * SWEEP_LEAK_OWN: what the dying process itself held leaks (an unnamed
+ *   object it created, an object whose name it removed): "before" or
+ *   "after" but reference counts higher, at most one more object, fewer
+ *   free bytes, more used blocks; heap walk clean.
+ * Each such point is counted (stats.leaked) and logged by the suite;
+ * MPS_SWEEP_STRICT=1 counts them as bad instead. */
+enum { SWEEP_LEAK_NONE = 0, SWEEP_LEAK_REF = 1, SWEEP_LEAK_OWN = 2 };
+
 struct sweep_case {
 	const char *name;
 	size_t size;              /* segment bytes; 0: MPS_SEG_MIN_SIZE */
@@ -54,21 +75,27 @@ struct sweep_case {
 	struct sweep_holder holder[SWEEP_CHAIN_MAX];
 	int n;                    /* holders: 1 (one operation) to SWEEP_CHAIN_MAX */
 	bool unchanged;           /* "after" observes as "before" (a lookup) */
+	int leak;                 /* SWEEP_LEAK_*: the documented leak allowed */
 };
 
-/* How much is killed. Every store of every holder is a kill point; each
- * is replayed (the segment rebuilt as the holder left it at that store,
- * the holder itself a zombie, so its tid reads as dead). Besides, `kills`
- * points of the last holder, chosen by a stride with an offset seeded by
- * the case's name, are killed for real (the holder stepped to the store and
- * SIGKILLed), which must leave exactly what the replay left; and the
- * earlier holders of a chain stop at `chain_points` of their accepted
- * points. MPS_SWEEP=full: every point for real and every chain point.
- * MPS_SWEEP_SEED changes the offsets. */
+/* How much is killed. Every store of every holder is a kill point, and
+ * every point of the last holder is replayed (the segment rebuilt as the
+ * holder left it after that store, the holder itself a zombie so that its
+ * tid reads as dead). Besides, some points are killed for real (the holder
+ * started again, stepped to the store and SIGKILLed), which must leave
+ * exactly what the replay left: `kills` points of a single operation,
+ * `chain_kills` of each combination of a chain, by a stride with an offset
+ * seeded by the case's name (MPS_SWEEP_SEED changes it), the last point
+ * always. The earlier holders of a chain stop at `chain_points` of the
+ * points their filter accepts. MPS_SWEEP=full: every point of a single
+ * operation killed for real, and every accepted point of every earlier
+ * holder. MPS_SWEEP_TRACE=1 prints every observation (stderr). */
 struct sweep_plan {
 	bool full;
+	bool strict;              /* MPS_SWEEP_STRICT=1: no leak allowed */
 	int kills;
 	int chain_points;
+	int chain_kills;
 	unsigned seed;
 };
 struct sweep_plan sweep_plan_from_env(void);
@@ -79,6 +106,7 @@ struct sweep_stats {
 	int killed;               /* points replayed */
 	int real;                 /* points killed for real */
 	int as_before, as_after;
+	int leaked;               /* a documented leak (the case's leak kind) */
 	int bad;                  /* neither: each reported with cr_log_error */
 	double seconds;
 	long steps;               /* single steps taken */
