@@ -5,8 +5,9 @@
  * it already holds, as a running program does) and the whole segment must
  * observe exactly as "before" or "after" (test/harness/sweep.h: data,
  * reference counts, object and name counts, free bytes, heap walk). Chains
- * kill two and three holders in a row, the earlier ones at the points where
- * they hold two guards at once (a container's and the segment's).
+ * kill two and three holders in a row, the earlier ones at their cross
+ * stores (two guards held, the segment journal just logged a store into the
+ * container's journal).
  *
  * Each case logs its kill points (cr_log_info). The default run replays
  * every point and kills a few of each case for real; MPS_SWEEP=full kills
@@ -729,23 +730,31 @@ Test(sweep, namespace_and_values)
 
 /* ------------------------------------------------------------ chains */
 
-/* The points where the holder has the segment lock and the guard of the
- * container called name: a death there leaves two guards to recover. */
-static bool nested(mps_segment_t *seg, pid_t tid, const char *name)
+/* The cross stores of a holder: it has the segment guard and the guard of
+ * the container called name, and the segment journal's newest entry logs
+ * a store into that container's journal (an allocation publishing its
+ * entry). A death there leaves two guards whose journals refer to each
+ * other: the windows of issue 11. */
+static bool cross(mps_segment_t *seg, pid_t tid, const char *name)
 {
 	struct mps_seg_header *h = mps_segment_base(seg);
 	struct mps_box *b = sweep_obj(seg, name);
-	return b && sweep_holds(&h->guard.lock, tid) && sweep_holds(&b->guard.lock, tid);
+	struct mps_journal *sj = &h->guard.journal;
+	if (!b || !sweep_holds(&h->guard.lock, tid) || !sweep_holds(&b->guard.lock, tid) ||
+	    sj->n == 0 || sj->n > MPS_JOURNAL_MAX)
+		return false;
+	uint64_t off = sj->e[sj->n - 1].off, j = mps_seg_off(h, &b->guard.journal);
+	return off >= j && off < j + sizeof b->guard.journal;
 }
 
-static bool nested_d(mps_segment_t *seg, pid_t tid)
+static bool cross_d(mps_segment_t *seg, pid_t tid)
 {
-	return nested(seg, tid, "d");
+	return cross(seg, tid, "d");
 }
 
-static bool nested_l(mps_segment_t *seg, pid_t tid)
+static bool cross_l(mps_segment_t *seg, pid_t tid)
 {
-	return nested(seg, tid, "l");
+	return cross(seg, tid, "l");
 }
 
 /* Both worlds: the dict setup and a list l. */
@@ -772,16 +781,16 @@ static int run_dset_blob(mps_segment_t *seg)
 }
 
 static const struct sweep_case chain_cases[] = {
-	{ "dict update (nested), then dict set", 0, setup_dict, survive_dict,
-	  { { "update", run_dupdate, nested_d }, { "set", run_dset_blob, NULL } }, 2, false, SWEEP_LEAK_NONE },
-	{ "dict update (nested), then list append", 0, setup_both, survive_both,
-	  { { "update", run_dupdate, nested_d }, { "append", run_lappend, NULL } }, 2, false, SWEEP_LEAK_NONE },
-	{ "list pop middle (nested), then list append", 0, setup_list, survive_list,
-	  { { "pop", run_lpop_mid, nested_l }, { "append", run_lappend, NULL } }, 2, false, SWEEP_LEAK_NONE },
-	{ "list del middle (nested), then dict set", 0, setup_both, survive_both,
-	  { { "del", run_ldel_mid, nested_l }, { "set", run_dset_blob, NULL } }, 2, false, SWEEP_LEAK_NONE },
-	{ "dict update, list pop (nested), then dict set", 0, setup_both, survive_both,
-	  { { "update", run_dupdate, nested_d }, { "pop", run_lpop_mid, nested_l },
+	{ "dict update (cross store), then dict set", 0, setup_dict, survive_dict,
+	  { { "update", run_dupdate, cross_d }, { "set", run_dset_blob, NULL } }, 2, false, SWEEP_LEAK_NONE },
+	{ "dict update (cross store), then list append", 0, setup_both, survive_both,
+	  { { "update", run_dupdate, cross_d }, { "append", run_lappend, NULL } }, 2, false, SWEEP_LEAK_NONE },
+	{ "list pop middle (cross store), then list append", 0, setup_list, survive_list,
+	  { { "pop", run_lpop_mid, cross_l }, { "append", run_lappend, NULL } }, 2, false, SWEEP_LEAK_NONE },
+	{ "list del middle (cross store), then dict set", 0, setup_both, survive_both,
+	  { { "del", run_ldel_mid, cross_l }, { "set", run_dset_blob, NULL } }, 2, false, SWEEP_LEAK_NONE },
+	{ "dict update, list pop (cross store), then dict set", 0, setup_both, survive_both,
+	  { { "update", run_dupdate, cross_d }, { "pop", run_lpop_mid, cross_l },
 	    { "set", run_dset_blob, NULL } }, 3, false, SWEEP_LEAK_NONE },
 };
 

@@ -549,7 +549,7 @@ struct sweep_plan sweep_plan_from_env(void)
 	const char *strict = getenv("MPS_SWEEP_STRICT");
 	struct sweep_plan p = { .full = mode && strcmp(mode, "full") == 0, .kills = 4,
 	                        .strict = strict && strcmp(strict, "1") == 0,
-	                        .chain_points = 4, .chain_kills = 2,
+	                        .chain_points = 3, .chain_kills = 3,
 	                        .seed = seed ? (unsigned)strtoul(seed, NULL, 0) : 11u };
 	return p;
 }
@@ -748,6 +748,7 @@ struct sweep_run {
 	unsigned char *prev;
 	int kills[SWEEP_CHAIN_MAX];
 	int last_stores;
+	int combos;               /* sweeps of the last holder so far */
 };
 
 static void judge(struct sweep_run *r, const int *kills, const char *got)
@@ -792,10 +793,12 @@ static void observed(struct sweep_run *r, struct observer *o)
 		fprintf(stderr, "== %s k=%d\n%s", c->name, o->kills[last], got);
 	r->s->killed++;
 	judge(r, o->kills, got);
-	/* A chain's real kills restep every holder: a few per combination. */
+	/* A chain's real kills restep every holder: a few, in the first
+	 * combination of the earlier holders' points only. */
 	bool real_kill = c->n == 1 ? sampled(r->p, c->name, o->kills[last], r->last_stores, r->p->kills)
-	                           : stride_pick(r->p, c->name, o->kills[last], r->last_stores,
-	                                         r->p->chain_kills);
+	                           : r->combos == 1 &&
+	                                     stride_pick(r->p, c->name, o->kills[last],
+	                                                 r->last_stores, r->p->chain_kills);
 	if (real_kill) {
 		real_run(c, o->kills, r->prev, &r->s->steps, real);
 		r->s->real++;
@@ -820,6 +823,7 @@ static void sweep_holder(struct sweep_run *r, int i, mps_segment_t *seg)
 	if (i == c->n - 1) {
 		r->s->points += cp.stores;
 		r->last_stores = cp.stores;
+		r->combos++;
 	}
 	unsigned char *img = malloc(size);
 	cr_assert(img);

@@ -84,7 +84,7 @@ struct sweep_case {
  * tid reads as dead). Besides, some points are killed for real (the holder
  * started again, stepped to the store and SIGKILLed), which must leave
  * exactly what the replay left: `kills` points of a single operation,
- * `chain_kills` of each combination of a chain, by a stride with an offset
+ * `chain_kills` of a chain (in its first combination), by a stride with an offset
  * seeded by the case's name (MPS_SWEEP_SEED changes it), the last point
  * always. The earlier holders of a chain stop at `chain_points` of the
  * points their filter accepts. MPS_SWEEP=full: every point of a single
