@@ -318,7 +318,7 @@ static void setup_dict(mps_segment_t *seg)
 		dset(g, I(i), I(i * i));
 	dset(src, S("a"), S(long2));
 	for (int i = 0; i < 10; i++) {
-		char k[8];
+		char k[16];
 		snprintf(k, sizeof k, "k%d", i);
 		dset(src, S(k), S(long1));
 	}
@@ -625,7 +625,7 @@ static void setup_values(mps_segment_t *seg)
 	made(mps_segment_rlock(seg, "rk", MPS_CREATE_ONLY, &rk), "rk");
 	for (int s = 0; s < 4; s++) {
 		void *lock = s == MPS_SYNC_LOCK ? (void *)lk : s == MPS_SYNC_GIVEN_RLOCK ? (void *)rk : NULL;
-		char name[8];
+		char name[16];
 		int64_t one = 1;
 		double init[4] = { 0.5, 1.5, 2.5, 3.5 };
 		mps_value_t *v = NULL;
@@ -688,7 +688,7 @@ static int run_aset3(mps_segment_t *seg)
 static void survive_values(mps_segment_t *seg)
 {
 	for (int s = 0; s < 4; s++) {
-		char name[8];
+		char name[16];
 		int64_t res;
 		double x = -1;
 		snprintf(name, sizeof name, "v%d", s);
