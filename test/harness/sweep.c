@@ -259,10 +259,9 @@ void *sweep_obj(mps_segment_t *seg, const char *name)
 	return e ? mps_obj_at(h, e->object) : NULL;
 }
 
-bool sweep_holds(const void *word, pid_t tid)
+bool sweep_holds(const mps_lock_t *lock, pid_t tid)
 {
-	uint32_t v = __atomic_load_n((const uint32_t *)word, __ATOMIC_RELAXED);
-	return (v & 0x1fffffffu) == (uint32_t)tid;
+	return mps_lock_owner(lock) == tid;
 }
 
 /* ------------------------------------------------------ processes */
@@ -549,7 +548,7 @@ struct sweep_plan sweep_plan_from_env(void)
 	const char *strict = getenv("MPS_SWEEP_STRICT");
 	struct sweep_plan p = { .full = mode && strcmp(mode, "full") == 0, .kills = 4,
 	                        .strict = strict && strcmp(strict, "1") == 0,
-	                        .chain_points = 3, .chain_kills = 3,
+	                        .chain_points = 6, .chain_kills = 3,
 	                        .seed = seed ? (unsigned)strtoul(seed, NULL, 0) : 11u };
 	return p;
 }
@@ -835,7 +834,8 @@ static void sweep_holder(struct sweep_run *r, int i, mps_segment_t *seg)
 		if (!cp.accepted[k])
 			continue;
 		a++;
-		if (i < c->n - 1 && !sampled(r->p, c->holder[i].name, a, accepted, r->p->chain_points))
+		if (i < c->n - 1 && !sampled(r->p, c->holder[i].name, a, accepted,
+		                             r->p->chain_points / (c->n - 1)))
 			continue;
 		r->kills[i] = k;
 		image_at(&cp, k, img, size);

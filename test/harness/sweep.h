@@ -83,13 +83,14 @@ struct sweep_case {
  * holder left it after that store, the holder itself a zombie so that its
  * tid reads as dead). Besides, some points are killed for real (the holder
  * started again, stepped to the store and SIGKILLed), which must leave
- * exactly what the replay left: `kills` points of a single operation,
- * `chain_kills` of a chain (in its first combination), by a stride with an offset
- * seeded by the case's name (MPS_SWEEP_SEED changes it), the last point
- * always. The earlier holders of a chain stop at `chain_points` of the
- * points their filter accepts. MPS_SWEEP=full: every point of a single
- * operation killed for real, and every accepted point of every earlier
- * holder. MPS_SWEEP_TRACE=1 prints every observation (stderr). */
+ * exactly what the replay left: `kills` points of a single operation and
+ * `chain_kills` of a chain (in its first combination), by a stride with an
+ * offset seeded by the case's name (MPS_SWEEP_SEED changes it), the last
+ * point always. The earlier holders of a chain stop at `chain_points` of
+ * the points their filter accepts (half that each in a chain of three).
+ * MPS_SWEEP=full: every point of a single operation killed for real, and
+ * every accepted point of every earlier holder. MPS_SWEEP_TRACE=1 prints
+ * every observation (stderr). */
 struct sweep_plan {
 	bool full;
 	bool strict;              /* MPS_SWEEP_STRICT=1: no leak allowed */
@@ -128,7 +129,7 @@ void sweep_observe(mps_segment_t *seg, char *text, size_t cap);
  * absent. */
 void *sweep_obj(mps_segment_t *seg, const char *name);
 
-/* Whether thread tid holds the lock word at *word. */
-bool sweep_holds(const void *word, pid_t tid);
+/* Whether thread tid holds lock (a filter reads a stopped holder's locks). */
+bool sweep_holds(const mps_lock_t *lock, pid_t tid);
 
 #endif
