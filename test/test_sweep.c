@@ -4,14 +4,19 @@
  * writes first (to the structures the operation touched, through pointers
  * it already holds, as a running program does) and the whole segment must
  * observe exactly as "before" or "after" (test/harness/sweep.h: data,
- * reference counts, object and name counts, free bytes, heap walk). Chains
- * kill two and three holders in a row, the earlier ones at their cross
- * stores (two guards held, the segment journal just logged a store into the
+ * reference counts, object and name counts, free bytes, heap walk). A case
+ * may allow one documented crash cost (SWEEP_LEAK_REF: a reference count
+ * one higher, where an atomic count and its journal entry cannot change
+ * together; SWEEP_LEAK_OWN: what the dying process itself held), counted
+ * and logged; MPS_SWEEP_STRICT=1 refuses those too. Chains kill two and
+ * three holders in a row, the earlier ones at their cross stores (two
+ * guards held, the segment journal just logged a store into the
  * container's journal).
  *
  * Each case logs its kill points (cr_log_info). The default run replays
  * every point and kills a few of each case for real; MPS_SWEEP=full kills
- * every point for real and every chain combination (the long CI job). */
+ * every point for real and tries every cross store of the chains (the long
+ * CI job). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
