@@ -129,6 +129,10 @@ void sweep_observe(mps_segment_t *seg, char *text, size_t cap);
  * absent. */
 void *sweep_obj(mps_segment_t *seg, const char *name);
 
+/* Whether got (an observation) is want but for a leak of kind leak
+ * (SWEEP_LEAK_*): sweep_leak.c. */
+bool sweep_leak_match(const char *got, const char *want, int leak);
+
 /* Whether thread tid holds lock (a filter reads a stopped holder's locks). */
 bool sweep_holds(const mps_lock_t *lock, pid_t tid);
 
