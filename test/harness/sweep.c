@@ -20,6 +20,7 @@
 #define OBSERVE_S 20      /* a survivor that needs longer is wedged */
 #define POINTS_MAX 200000
 #define WINDOW    16       /* survivors observed at once */
+#define STEPS_MAX 50000000L /* one operation, single-stepped */
 
 /* ------------------------------------------------------ processes */
 
@@ -147,7 +148,7 @@ static bool step_one(struct tracee *t)
 	int st;
 	cr_assert_eq(ptrace(PTRACE_SINGLESTEP, t->pid, NULL, NULL), 0);
 	cr_assert_eq(waitpid(t->pid, &st, 0), t->pid);
-	t->steps++;
+	cr_assert_lt(++t->steps, STEPS_MAX, "the traced child runs on and on (a loop?)");
 	cr_assert(WIFSTOPPED(st), "the traced child ended with status 0x%x", st);
 	if (st >> 8 == (SIGTRAP | PTRACE_EVENT_EXIT << 8)) {
 		t->at_exit = true;
