@@ -492,6 +492,19 @@ static void observed(struct sweep_run *r, struct observer *o)
 	}
 }
 
+/* Whether earlier holder i stops at its a-th of n accepted points: some
+ * (a chain of three: half as many each); MPS_SWEEP=full: all of them in a
+ * chain of two, four times as many in a chain of three (every pair of
+ * points would take hours). */
+static bool chain_point(const struct sweep_run *r, int i, int a, int n)
+{
+	const struct sweep_case *c = r->c;
+	int want = r->p->chain_points / (c->n - 1);
+	if (r->p->full && c->n == 2)
+		return true;
+	return stride_pick(r->p, c->holder[i].name, a, n, r->p->full ? 4 * want : want);
+}
+
 /* Holder i runs on seg (the state its predecessors left): captured once,
  * then every accepted point replayed (the next holder's sweep, or the
  * survivor, WINDOW at a time), and some points killed for real as well. */
@@ -520,8 +533,7 @@ static void sweep_holder(struct sweep_run *r, int i, mps_segment_t *seg)
 		if (!cp.accepted[k])
 			continue;
 		a++;
-		if (i < c->n - 1 && !sampled(r->p, c->holder[i].name, a, accepted,
-		                             r->p->chain_points / (c->n - 1)))
+		if (i < c->n - 1 && !chain_point(r, i, a, accepted))
 			continue;
 		r->kills[i] = k;
 		image_at(&cp, k, img, size);

@@ -88,9 +88,10 @@ struct sweep_case {
  * offset seeded by the case's name (MPS_SWEEP_SEED changes it), the last
  * point always. The earlier holders of a chain stop at `chain_points` of
  * the points their filter accepts (half that each in a chain of three).
- * MPS_SWEEP=full: every point of a single operation killed for real, and
- * every accepted point of every earlier holder. MPS_SWEEP_TRACE=1 prints
- * every observation (stderr). */
+ * MPS_SWEEP=full: every point of a single operation killed for real, every
+ * accepted point of the first holder of a chain of two, and four times the
+ * default in a chain of three. MPS_SWEEP_TRACE=1 prints every observation
+ * (stderr). */
 struct sweep_plan {
 	bool full;
 	bool strict;              /* MPS_SWEEP_STRICT=1: no leak allowed */
