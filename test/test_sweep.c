@@ -15,8 +15,8 @@
  *
  * Each case logs its kill points (cr_log_info). The default run replays
  * every point and kills a few of each case for real; MPS_SWEEP=full kills
- * every point for real and tries every cross store of the chains (the long
- * CI job). */
+ * every point for real and tries every cross store of the two-holder chains
+ * (the long CI job). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
