@@ -196,7 +196,7 @@ static const struct sweep_case segment_cases[] = {
 	{ "segment find", 0, setup_segment, survive_segment,
 	  { { "find", run_find, NULL } }, 1, true, SWEEP_LEAK_NONE },
 	{ "segment remove (dict with blob and REF)", 0, setup_segment, survive_segment,
-	  { { "remove", run_remove, NULL } }, 1, false, SWEEP_LEAK_OWN },
+	  { { "remove", run_remove, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "heap alloc (split)", 0, setup_heap, survive_heap,
 	  { { "alloc", run_heap_alloc, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "heap free (merge both sides)", 0, setup_heap, survive_heap,
@@ -418,7 +418,7 @@ static const struct sweep_case dict_cases[] = {
 	{ "dict set (blob key)", 0, setup_dict, survive_dict,
 	  { { "set", run_dset_blobkey, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict set (REF value)", 0, setup_dict, survive_dict,
-	  { { "set", run_dset_ref, NULL } }, 1, false, SWEEP_LEAK_REF },
+	  { { "set", run_dset_ref, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict del", 0, setup_dict, survive_dict, { { "del", run_ddel, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict pop", 0, setup_dict, survive_dict, { { "pop", run_dpop, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict popitem", 0, setup_dict, survive_dict,
@@ -427,8 +427,8 @@ static const struct sweep_case dict_cases[] = {
 	  { { "setdefault", run_dsetdefault, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "dict update (11 pairs, replaces a blob)", 0, setup_dict, survive_dict,
 	  { { "update", run_dupdate, NULL } }, 1, false, SWEEP_LEAK_NONE },
-	{ "dict clear", 0, setup_dict, survive_dict, { { "clear", run_dclear, NULL } }, 1, false, SWEEP_LEAK_REF },
-	{ "dict copy", 0, setup_dict, survive_dict, { { "copy", run_dcopy, NULL } }, 1, false, SWEEP_LEAK_OWN },
+	{ "dict clear", 0, setup_dict, survive_dict, { { "clear", run_dclear, NULL } }, 1, false, SWEEP_LEAK_NONE },
+	{ "dict copy", 0, setup_dict, survive_dict, { { "copy", run_dcopy, NULL } }, 1, false, SWEEP_LEAK_NONE },
 };
 
 Test(sweep, dict)
@@ -575,10 +575,10 @@ static const struct sweep_case list_cases[] = {
 	{ "list reverse", 0, setup_list, survive_list,
 	  { { "reverse", run_lreverse, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list extend (3, in place)", 0, setup_list, survive_list,
-	  { { "extend", run_lextend, NULL } }, 1, false, SWEEP_LEAK_REF },
+	  { { "extend", run_lextend, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list extend (12, staged)", 0, setup_list, survive_list,
 	  { { "extend", run_lextend_many, NULL } }, 1, false, SWEEP_LEAK_NONE },
-	{ "list clear", 0, setup_list, survive_list, { { "clear", run_lclear, NULL } }, 1, false, SWEEP_LEAK_REF },
+	{ "list clear", 0, setup_list, survive_list, { { "clear", run_lclear, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list += list", 0, setup_list, survive_list, { { "+=", run_liadd, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list *= 3", 0, setup_list, survive_list, { { "*=", run_limul, NULL } }, 1, false, SWEEP_LEAK_NONE },
 };

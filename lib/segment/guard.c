@@ -48,13 +48,18 @@ static void free_settled(struct mps_seg_header *h, struct mps_journal_entry *e)
 	mps_seg_leave(h, took);
 }
 
+/* Drops e's reference and marks e done in one segment transaction: the
+ * count and the flag change together. A count reaching 0 dooms its object
+ * in that transaction; the reaper finishes it once this thread lets go of
+ * the guard (mps_guard_release). */
 static void release_settled(struct mps_seg_header *h, struct mps_journal_entry *e)
 {
-	if (e->done)
-		return;
-	e->done = 1;
-	keep_order();
-	mps_obj_release_at(h, e->off);
+	bool took = mps_seg_enter(h);
+	if (!e->done) {
+		mps_obj_release_locked(h, e->off);
+		mps_journal_store32(h, &h->guard.journal, &e->done, 1);
+	}
+	mps_seg_leave(h, took);
 }
 
 static void settle(struct mps_seg_header *h, struct mps_journal_entry *e, bool undo)
@@ -104,15 +109,17 @@ void mps_journal_free(struct mps_seg_header *h, struct mps_journal *j, uint64_t 
 	mps_journal_log(j, MPS_JE_FREE, off);
 }
 
-/* The entry is written before the count rises and counted right after:
- * a death between the two leaks one reference, and that window is one
- * store wide (n's), not the whole entry. */
+/* As mps_journal_alloc: the count rises and the RETAINED entry is counted
+ * in one segment transaction. */
 int mps_journal_retain(struct mps_seg_header *h, struct mps_journal *j, uint64_t off)
 {
-	mps_journal_prepare(j, MPS_JE_RETAINED, off);
-	int r = mps_obj_retain_at(h, off);
-	if (r == 0)
-		mps_journal_count(j);
+	bool took = mps_seg_enter(h);
+	int r = mps_obj_retain_locked(h, off);
+	if (r == 0) {
+		mps_journal_prepare(j, MPS_JE_RETAINED, off);
+		mps_journal_store32(h, &h->guard.journal, &j->n, j->n + 1);
+	}
+	mps_seg_leave(h, took);
 	return r;
 }
 
@@ -145,6 +152,7 @@ static void recover(struct mps_seg_header *h, struct mps_guard *g)
 int mps_guard_acquire(struct mps_seg_header *h, struct mps_guard *g, double timeout)
 {
 	int saved = errno;
+	mps_obj_reap(h);
 	int r = mps_lock_acquire(&g->lock, timeout);
 	if (r == EOWNERDEAD) {
 		recover(h, g);

@@ -811,19 +811,9 @@ int mps_list_copy(mps_list_t *src, mps_list_t **out)
 	return r;
 }
 
-/* The count reached 0, so no live thread holds the guard: taking it only
- * replays what a dead updater left (dict.c's teardown says why). */
+/* A doomed list: clear() is resumable (dict.c's teardown says why). */
 void mps_list_teardown(struct mps_seg_header *h, void *payload)
 {
-	struct mps_list *l = payload;
-	mps_box_lock(h, &l->box);
-	struct mps_slot *a = slots(h, l->arr);
-	for (uint64_t i = 0; i < l->len; i++)
-		if (!(l->mv_end && i == l->mv_pos))
-			mps_slot_drop_now(h, &a[i]);
-	if (a)
-		mps_seg_free(h, l->arr);
-	l->arr = 0;
-	mps_junk_teardown(h, &l->box);
-	mps_box_unlock(&l->box);
+	(void)h;
+	mps_list_clear(payload);
 }

@@ -544,11 +544,18 @@ int mps_segment_array(mps_segment_t *seg, const char *name, enum mps_open_mode m
 	                  (void **)out);
 }
 
+/* The given Lock's reference and the word that holds it go in one
+ * segment transaction: a reaper killed before it leaves both, after it
+ * neither. */
 void mps_value_teardown(struct mps_seg_header *h, void *payload)
 {
 	struct cells *c = payload;
-	if (c->lock)
-		mps_obj_release_at(h, c->lock);
+	bool took = mps_seg_enter(h);
+	if (c->lock) {
+		mps_obj_release_locked(h, c->lock);
+		mps_journal_store64(h, &h->guard.journal, &c->lock, 0);
+	}
+	mps_seg_leave(h, took);
 }
 
 /* ---- shared by Value and Array: c is NULL for a bad handle ---- */

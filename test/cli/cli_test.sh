@@ -84,7 +84,7 @@ expect_line "$tmp/stdout" "^$name +1048576 +$hpid +alive +15 +$hpid\$" "list of 
 run "$MPSYNC" show "$name";      expect_rc 0 "show"
 out="$tmp/stdout"
 expect_line "$out" "^segment $name\$" "show header"
-expect_line "$out" '^layout_version 1$' "show header"
+expect_line "$out" '^layout_version 2$' "show header"
 expect_line "$out" '^size 1048576$' "show header"
 expect_line "$out" '^free_bytes [0-9]+$' "show header"
 expect_line "$out" "^creator_pid $hpid\$" "show header"
