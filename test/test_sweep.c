@@ -8,7 +8,10 @@
  * may allow one documented crash cost (SWEEP_LEAK_REF: a reference count
  * one higher, where an atomic count and its journal entry cannot change
  * together; SWEEP_LEAK_OWN: what the dying process itself held), counted
- * and logged; MPS_SWEEP_STRICT=1 refuses those too. Chains kill two and
+ * and logged; MPS_SWEEP_STRICT=1 refuses those too. No case allows one
+ * since counts are journalled and destruction is one resumable job
+ * (docs/design.md §11.4): each must end exactly "before" or "after".
+ * Chains kill two and
  * three holders in a row, the earlier ones at their cross stores (two
  * guards held, the segment journal just logged a store into the
  * container's journal).

@@ -6,13 +6,16 @@
  * Which journal may log stores into what (docs/design.md §11.4):
  *   an object guard's journal   words of its own object only (its fields,
  *                               its slots, its blocks' contents)
- *   the segment guard's journal the heap, the directory, the header counts,
- *                               object headers, and two words of the journal
+ *   the segment guard's journal the heap, the directory, the header counts
+ *                               and lists, object headers, a doomed Value's
+ *                               lock word, and two words of the journal
  *                               of the one object guard the same thread
- *                               holds: its n (an ALLOC entry counted in the
- *                               same transaction that allocates the block)
- *                               and an entry's done flag (a block freed in
- *                               the same transaction that marks it freed)
+ *                               holds: its n (an ALLOC or RETAINED entry
+ *                               counted in the same transaction that
+ *                               allocates the block or raises the count)
+ *                               and an entry's done flag (a block freed or
+ *                               a count dropped in the transaction that
+ *                               marks it done)
  * So the segment guard's journal may refer to an object's journal, never
  * the other way round, and recovery follows the references: before an
  * object journal left by a dead holder is replayed, the segment guard is
@@ -22,10 +25,12 @@
  * a segment replay can never write into an object journal that a live
  * transaction has begun to use again.
  *
- * Reference entries: a count changes by an atomic that cannot share a
- * transaction, so RETAINED is logged after the count rose and marked done
- * before it falls on undo, RELEASE marked done before it falls: a death in
- * between leaks one reference rather than free a live object. */
+ * Reference entries are settled like blocks: a count changes only under
+ * the segment guard (object.c), so RETAINED is counted in the segment
+ * transaction that raises the count, and a RELEASE (or an undone RETAINED)
+ * is marked done in the segment transaction that drops it. A count reaching
+ * 0 there dooms its object in that same transaction; the reaper finishes it
+ * when this thread lets go of the container guard. */
 #include <errno.h>
 #include <string.h>
 

@@ -1,28 +1,36 @@
 /* Objects: creation by name, references, destruction.
  *
  * Encoding: struct mps_object before each payload: magic (MPS_OBJ_MAGIC
- * while alive, 0 once freed), kind, refs, and self, the payload's offset,
- * which is how any function finds the segment from a payload pointer.
+ * while alive, 0 once freed), kind, refs, self (the payload's offset, which
+ * is how any function finds the segment from a payload pointer), and next,
+ * the link of the one list the object may be on: h->doomed (count 0, not
+ * yet torn down) or h->nursery (unnamed, being built, guard held by its
+ * builder).
  *
- * Protocol: creation is one transaction of the segment lock: allocate the
+ * Protocol: creation is one transaction of the segment guard: allocate the
  * block, fill its header, run the kind's init on the zeroed payload, set
  * magic (journalled, so an undone creation leaves no live-looking object),
  * insert the name. A process killed anywhere in it leaves no trace; a bad
  * parameter found by init aborts it the same way.
  *
- * refs changes by atomics, without the segment lock: the directory
- * name holds one, every container slot one, every caller that obtained an
- * object from a container or by mps_segment_get or created it unnamed one.
- * A count is raised by a CAS loop that never raises it from 0: the thread
- * that takes refs to 0 owns the object from then on, tears it down (its
- * kind releases what it holds) and frees the block in a segment
- * transaction; a retain racing with it fails (ESTALE) instead of reviving
- * an object whose block is about to be reused. A lookup by name retains
- * under the segment lock, where the name's own reference keeps the count
- * above 0, so it never returns an object already condemned. A process
- * killed between a name's removal and the release of its reference, or
- * between taking a count to 0 and freeing the block, leaks that object:
- * space is lost, nothing is corrupted. */
+ * refs changes only under the segment guard, by journalled stores: the
+ * directory name holds one, every container slot one, every caller that
+ * obtained an object from a container or by mps_segment_get or created it
+ * unnamed one. A count is never raised from 0 (ESTALE). The store that takes
+ * it to 0 and the push onto h->doomed are one segment transaction, and so
+ * are a name's removal and the release of its reference, and (guard.c) a
+ * container journal's RETAINED/RELEASE entry and the count it stands for.
+ *
+ * Destruction: the reaper (one at a time, h->reaper) takes the first doomed
+ * object, runs its kind's teardown, which is resumable (a series of
+ * transactions under the object's own guard, each replayed or finished by
+ * the next taker), then in one segment transaction unlinks it, clears magic,
+ * counts it out and frees its block. Whoever next takes an object guard,
+ * lets go of a container guard, releases a reference or enters the segment
+ * through a name reaps first, so a process killed anywhere in a destruction
+ * leaves it to the next writer, which finishes it exactly once. A nursery
+ * object whose builder died (its guard's holder dead) is doomed by the
+ * reaper: the copy it was is undone whole. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,10 +195,10 @@ static void finish(struct mps_seg_header *h, uint64_t off)
 	mps_seg_leave(h, took);
 }
 
-/* A nursery object whose builder died: its guard has a dead holder. The
- * reaper takes the guard (replaying the builder's last transaction), and
- * moves the object to the doomed list with its count (the builder's
- * reference) at 0, in one segment transaction. */
+/* A nursery object whose builder died: its guard has a dead holder. It
+ * moves to the doomed list with its count (the builder's reference) at 0,
+ * in one segment transaction; its teardown takes the guard from the dead
+ * builder, which replays the builder's last transaction first. */
 static bool orphaned(const struct mps_object *o)
 {
 	const struct mps_guard *g = mps_obj_payload(o);
@@ -198,28 +206,29 @@ static bool orphaned(const struct mps_object *o)
 	return owner != 0 && !mps_tid_alive(owner);
 }
 
+/* One orphan per segment transaction (a journal holds 24 entries). */
+static bool adopt_orphan(struct mps_seg_header *h)
+{
+	bool took = mps_seg_enter(h), found = false;
+	uint64_t off = h->nursery;
+	for (uint64_t steps = 0; off && !found && steps <= h->size / MPS_BLOCK_ALIGN; steps++) {
+		struct mps_object *o = header_at(h, off);
+		found = orphaned(o);
+		if (found) {
+			unlink_locked(h, &h->nursery, off);
+			mps_journal_store32(h, &h->guard.journal, &o->refs, 0);
+			push_locked(h, &h->doomed, o);
+		}
+		off = o->next;
+	}
+	mps_seg_leave(h, took);
+	return found;
+}
+
 static void adopt_orphans(struct mps_seg_header *h)
 {
-	for (;;) {
-		bool took = mps_seg_enter(h);
-		uint64_t off = h->nursery;
-		uint64_t steps = 0;
-		while (off && !orphaned(header_at(h, off)) && steps++ < h->size / MPS_BLOCK_ALIGN)
-			off = header_at(h, off)->next;
-		mps_seg_leave(h, took);
-		if (!off)
-			return;
-		struct mps_object *o = header_at(h, off);
-		struct mps_guard *g = mps_obj_payload(o);
-		while (mps_guard_acquire(h, g, MPS_FOREVER) != 0)
-			;   /* EINTR: the holder is dead, the wait is one slice */
-		took = mps_seg_enter(h);
-		unlink_locked(h, &h->nursery, off);
-		mps_journal_store32(h, &h->guard.journal, &o->refs, 0);
-		push_locked(h, &h->doomed, o);
-		mps_seg_leave(h, took);
-		mps_guard_release(g);
-	}
+	while (adopt_orphan(h))
+		;
 }
 
 static bool nothing_to_reap(struct mps_seg_header *h)
