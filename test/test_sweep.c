@@ -788,6 +788,15 @@ static int run_dset_blob(mps_segment_t *seg)
 	return mps_dict_set(D(seg), S("x"), S(long3));
 }
 
+/* Points where a holder is the reaper (inside a destruction's teardown,
+ * docs/design.md §11.4): a death there leaves the next writer to resume
+ * it, and that writer's death the one after. */
+static bool reaping(mps_segment_t *seg, pid_t tid)
+{
+	struct mps_seg_header *h = mps_segment_base(seg);
+	return sweep_holds(&h->reaper, tid);
+}
+
 static const struct sweep_case chain_cases[] = {
 	{ "dict update (cross store), then dict set", 0, setup_dict, survive_dict,
 	  { { "update", run_dupdate, cross_d }, { "set", run_dset_blob, NULL } }, 2, false, SWEEP_LEAK_NONE },
@@ -797,6 +806,9 @@ static const struct sweep_case chain_cases[] = {
 	  { { "pop", run_lpop_mid, cross_l }, { "append", run_lappend, NULL } }, 2, false, SWEEP_LEAK_NONE },
 	{ "list del middle (cross store), then dict set", 0, setup_both, survive_both,
 	  { { "del", run_ldel_mid, cross_l }, { "set", run_dset_blob, NULL } }, 2, false, SWEEP_LEAK_NONE },
+	{ "segment remove (reaping), then segment create (reaping)", 0, setup_segment,
+	  survive_segment, { { "remove", run_remove, reaping }, { "create", run_create, NULL } }, 2,
+	  false, SWEEP_LEAK_NONE },
 	{ "dict update, list pop (cross store), then dict set", 0, setup_both, survive_both,
 	  { { "update", run_dupdate, cross_d }, { "pop", run_lpop_mid, cross_l },
 	    { "set", run_dset_blob, NULL } }, 3, false, SWEEP_LEAK_NONE },
