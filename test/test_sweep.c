@@ -550,6 +550,12 @@ static int run_limul(mps_segment_t *seg)
 	return mps_list_repeat(L(seg, "e"), 3);
 }
 
+static int run_lcopy(mps_segment_t *seg)
+{
+	mps_list_t *c;
+	return mps_list_copy(L(seg, "l"), &c);
+}
+
 static void survive_list(mps_segment_t *seg)
 {
 	static const char *const names[] = { "l", "g", "s", "e" };
@@ -584,6 +590,7 @@ static const struct sweep_case list_cases[] = {
 	{ "list clear", 0, setup_list, survive_list, { { "clear", run_lclear, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list += list", 0, setup_list, survive_list, { { "+=", run_liadd, NULL } }, 1, false, SWEEP_LEAK_NONE },
 	{ "list *= 3", 0, setup_list, survive_list, { { "*=", run_limul, NULL } }, 1, false, SWEEP_LEAK_NONE },
+	{ "list copy", 0, setup_list, survive_list, { { "copy", run_lcopy, NULL } }, 1, false, SWEEP_LEAK_NONE },
 };
 
 Test(sweep, list)

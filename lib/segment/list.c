@@ -699,6 +699,16 @@ static int extend_in_place(struct mps_seg_header *h, mps_list_t *l, const mps_va
 	return 0;
 }
 
+/* Guard held, nothing pending. */
+static int extend_locked(struct mps_seg_header *h, struct mps_list *l, const mps_var_t *values,
+                         size_t n, size_t nheavy)
+{
+	if (l->len + n <= l->cap && nheavy <= HEAVY_MAX)
+		return extend_in_place(h, l, values, n);
+	struct from_vars f = { values, l->len };
+	return stage_and_adopt(h, l, l->len + n, make_from_var, &f);
+}
+
 int mps_list_extend(mps_list_t *l, const mps_var_t *values, size_t n)
 {
 	if (!l || (n && !values))
@@ -716,13 +726,7 @@ int mps_list_extend(mps_list_t *l, const mps_var_t *values, size_t n)
 	if (n > h->size / SLOT)
 		return ENOSPC;
 	list_lock(h, l);
-	int r;
-	if (l->len + n <= l->cap && nheavy <= HEAVY_MAX) {
-		r = extend_in_place(h, l, values, n);
-	} else {
-		struct from_vars f = { values, l->len };
-		r = stage_and_adopt(h, l, l->len + n, make_from_var, &f);
-	}
+	int r = extend_locked(h, l, values, n, nheavy);
 	mps_box_unlock(&l->box);
 	return r;
 }
@@ -798,14 +802,21 @@ int mps_list_copy(mps_list_t *src, mps_list_t **out)
 	int r = snapshot(src, &s);
 	if (r)
 		return r;
-	void *p;
-	r = mps_obj_new(h, MPS_KIND_LIST, sizeof(struct mps_list), NULL, NULL, &p);
+	size_t nheavy = 0;
+	for (size_t i = 0; i < s.n; i++)
+		nheavy += heavy(&s.vars[i]);
+	void *p;   /* built in the nursery, as dict.c's copy */
+	r = mps_obj_nurse(h, MPS_KIND_LIST, sizeof(struct mps_list), &p);
 	if (r == 0) {
-		r = mps_list_extend(p, s.vars, s.n);
+		mps_list_t *c = p;
+		if (s.n)
+			r = extend_locked(h, c, s.vars, s.n, nheavy);
+		mps_obj_adopt(h, c);
+		mps_box_unlock(&c->box);
 		if (r)
-			mps_obj_release_at(h, mps_obj_offset(p));
+			mps_obj_release_at(h, mps_obj_offset(c));
 		else
-			*out = p;
+			*out = c;
 	}
 	mps_snap_free(&s);
 	return r;
