@@ -618,22 +618,31 @@ int mps_dict_set_many(mps_dict_t *d, const mps_var_t *pairs, size_t m)
 	return r;
 }
 
-int mps_dict_snapshot(mps_dict_t *d, struct mps_snap *s)
+/* Guard held. borrowed: no references taken (used while the guard is). */
+static int snapshot_locked(struct mps_seg_header *h, mps_dict_t *d, struct mps_snap *s,
+                           bool borrowed)
 {
-	struct mps_seg_header *h = mps_box_seg(d);
-	mps_box_lock(h, &d->box);
 	struct table *t = table_at(h, d->table);
 	size_t bytes = 0;
 	for (uint64_t i = 0; t && i < d->used; i++)
 		if (!dead(&entries(t)[i]))
 			bytes += mps_snap_need(&entries(t)[i].key) + mps_snap_need(&entries(t)[i].value);
 	int r = mps_snap_init(s, h, 2 * d->len, bytes);
+	s->borrowed = borrowed;
 	for (uint64_t i = 0; r == 0 && t && i < d->used; i++) {
 		if (dead(&entries(t)[i]))
 			continue;
 		mps_snap_add(s, &entries(t)[i].key);
 		mps_snap_add(s, &entries(t)[i].value);
 	}
+	return r;
+}
+
+int mps_dict_snapshot(mps_dict_t *d, struct mps_snap *s)
+{
+	struct mps_seg_header *h = mps_box_seg(d);
+	mps_box_lock(h, &d->box);
+	int r = snapshot_locked(h, d, s, false);
 	mps_box_unlock(&d->box);
 	return r;
 }
@@ -656,29 +665,34 @@ int mps_dict_update(mps_dict_t *d, mps_dict_t *other)
 /* The copy is built in the nursery (object.c): its guard held throughout,
  * so that a copier killed before the copy is whole leaves it to the reaper,
  * which frees it and everything it took ("before"); adopted, it is the
- * caller's ("after"). */
+ * caller's ("after"). The source's guard is held throughout too, so the
+ * copy takes its references from the source's own slots (which keep every
+ * count above 0) and the copier holds none of its own that a death would
+ * leak. Holding two guards cannot deadlock: nobody else can reach the
+ * copy's until it is adopted (docs/design.md §11.4). */
 int mps_dict_copy(mps_dict_t *src, mps_dict_t **out)
 {
 	if (!src || !out)
 		return EINVAL;
 	struct mps_seg_header *h = mps_box_seg(src);
 	struct mps_snap s;
-	int r = mps_dict_snapshot(src, &s);
-	if (r)
-		return r;
-	void *p;
-	r = mps_obj_nurse(h, MPS_KIND_DICT, sizeof(struct mps_dict), &p);
+	mps_box_lock(h, &src->box);
+	int r = snapshot_locked(h, src, &s, true);
+	mps_dict_t *c = NULL;
+	if (r == 0)
+		r = mps_obj_nurse(h, MPS_KIND_DICT, sizeof(struct mps_dict), (void **)&c);
 	if (r == 0) {
-		mps_dict_t *c = p;
 		if (s.n)
 			r = set_many_locked(h, c, s.vars, s.n / 2);
 		mps_obj_adopt(h, c);
-		mps_box_unlock(&c->box);
-		if (r)
-			mps_obj_release_at(h, mps_obj_offset(c));
-		else
-			*out = c;
 	}
+	mps_box_unlock(&src->box);
+	if (c)
+		mps_box_unlock(&c->box);
+	if (c && r)
+		mps_obj_release_at(h, mps_obj_offset(c));
+	else if (c)
+		*out = c;
 	mps_snap_free(&s);
 	return r;
 }

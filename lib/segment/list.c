@@ -765,17 +765,26 @@ int mps_list_repeat(mps_list_t *l, size_t times)
 	return r;
 }
 
-static int snapshot(mps_list_t *l, struct mps_snap *s)
+/* Guard held (list_lock). borrowed: no references taken. */
+static int snapshot_locked(struct mps_seg_header *h, mps_list_t *l, struct mps_snap *s,
+                           bool borrowed)
 {
-	struct mps_seg_header *h = mps_box_seg(l);
-	list_lock(h, l);
 	struct mps_slot *a = slots(h, l->arr);
 	size_t bytes = 0;
 	for (uint64_t i = 0; i < l->len; i++)
 		bytes += mps_snap_need(&a[i]);
 	int r = mps_snap_init(s, h, l->len, bytes);
+	s->borrowed = borrowed;
 	for (uint64_t i = 0; r == 0 && i < l->len; i++)
 		mps_snap_add(s, &a[i]);
+	return r;
+}
+
+static int snapshot(mps_list_t *l, struct mps_snap *s)
+{
+	struct mps_seg_header *h = mps_box_seg(l);
+	list_lock(h, l);
+	int r = snapshot_locked(h, l, s, false);
 	mps_box_unlock(&l->box);
 	return r;
 }
@@ -793,31 +802,33 @@ int mps_list_extend_list(mps_list_t *l, mps_list_t *other)
 	return r;
 }
 
+/* Built in the nursery under both guards, as dict.c's copy. */
 int mps_list_copy(mps_list_t *src, mps_list_t **out)
 {
 	if (!src || !out)
 		return EINVAL;
 	struct mps_seg_header *h = mps_box_seg(src);
 	struct mps_snap s;
-	int r = snapshot(src, &s);
-	if (r)
-		return r;
+	list_lock(h, src);
+	int r = snapshot_locked(h, src, &s, true);
 	size_t nheavy = 0;
-	for (size_t i = 0; i < s.n; i++)
+	for (size_t i = 0; r == 0 && i < s.n; i++)
 		nheavy += heavy(&s.vars[i]);
-	void *p;   /* built in the nursery, as dict.c's copy */
-	r = mps_obj_nurse(h, MPS_KIND_LIST, sizeof(struct mps_list), &p);
+	mps_list_t *c = NULL;
+	if (r == 0)
+		r = mps_obj_nurse(h, MPS_KIND_LIST, sizeof(struct mps_list), (void **)&c);
 	if (r == 0) {
-		mps_list_t *c = p;
 		if (s.n)
 			r = extend_locked(h, c, s.vars, s.n, nheavy);
 		mps_obj_adopt(h, c);
-		mps_box_unlock(&c->box);
-		if (r)
-			mps_obj_release_at(h, mps_obj_offset(c));
-		else
-			*out = c;
 	}
+	mps_box_unlock(&src->box);
+	if (c)
+		mps_box_unlock(&c->box);
+	if (c && r)
+		mps_obj_release_at(h, mps_obj_offset(c));
+	else if (c)
+		*out = c;
 	mps_snap_free(&s);
 	return r;
 }

@@ -441,13 +441,13 @@ int mps_snap_init(struct mps_snap *s, struct mps_seg_header *h, size_t nvars, si
 void mps_snap_add(struct mps_snap *s, const struct mps_slot *slot)
 {
 	mps_out_t out = { s->bytes + s->used, s->cap - s->used };
-	mps_slot_read(s->h, slot, &s->vars[s->n++], out, true);
+	mps_slot_read(s->h, slot, &s->vars[s->n++], out, !s->borrowed);
 	s->used += mps_snap_need(slot);
 }
 
 void mps_snap_free(struct mps_snap *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n && !s->borrowed; i++)
 		if (s->vars[i].type == MPS_REF)
 			mps_obj_release_at(s->h, mps_obj_offset(s->vars[i].ref));
 	free(s->vars);

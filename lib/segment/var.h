@@ -180,6 +180,7 @@ struct mps_snap {
 	char *bytes;
 	size_t used, cap;
 	struct mps_seg_header *h;
+	bool borrowed;   /* references not taken: valid while the source's guard is held */
 };
 int  mps_snap_init(struct mps_snap *s, struct mps_seg_header *h, size_t nvars, size_t nbytes);
 void mps_snap_add(struct mps_snap *s, const struct mps_slot *slot);
