@@ -36,11 +36,6 @@
 
 #include "seg.h"
 
-static inline void keep_order(void)
-{
-	__asm__ __volatile__ ("" ::: "memory");
-}
-
 /* Frees e's block and marks e done in one segment transaction, so that a
  * replay never frees it twice. */
 static void free_settled(struct mps_seg_header *h, struct mps_journal_entry *e)

@@ -246,10 +246,12 @@ int mps_seg_object(mps_segment_t *seg, const char *name, enum mps_open_mode mode
 int mps_obj_new(struct mps_seg_header *h, enum mps_kind kind, size_t payload_size,
                 mps_obj_init_fn init, void *arg, void **out);
 
-/* Per-kind teardown when the last reference goes: drop the references the
- * object holds and free its extra blocks (its own block is freed after).
- * A container takes its own guard first, replaying a dead updater's
- * journal; no live thread can hold it, as nobody holds a reference. */
+/* Per-kind teardown of a doomed object, run by the reaper: drop the
+ * references the object holds and free its extra blocks (its own block is
+ * freed after). Resumable: run again after a reaper was killed in it, it
+ * does exactly the rest. A container takes its own guard first, replaying
+ * a dead updater's journal; no live thread can hold it, as nobody holds a
+ * reference. */
 void mps_value_teardown(struct mps_seg_header *h, void *payload);
 void mps_queue_teardown(struct mps_seg_header *h, void *payload);
 void mps_dict_teardown(struct mps_seg_header *h, void *payload);
