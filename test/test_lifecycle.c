@@ -681,10 +681,11 @@ static bool await_zero_refs(const void *o)
 }
 
 /* The exact window of issue 9's defect 6: the last reference is dropped
- * (count 0, magic still set) and the destroyer waits for the segment guard,
- * which this test holds. Every way of taking a reference must fail with
- * ESTALE there: on the old code mps_object_retain revived the object, whose
- * block was then freed and reused under the reviver. */
+ * (count 0, magic still set, the object on the doomed list) and the
+ * destroyer waits for the reaper lock, which this test holds. Every way of
+ * taking a reference must fail with ESTALE there: on the old code
+ * mps_object_retain revived the object, whose block was then freed and
+ * reused under the reviver. */
 Test(lifecycle, retain_in_destroy_window)
 {
 	struct mps_area *area = mps_area_create();
@@ -701,7 +702,7 @@ Test(lifecycle, retain_in_destroy_window)
 	cr_assert_eq(mps_segment_lock(seg, NULL, MPS_CREATE_ONLY, &p), 0);
 	uint64_t off = mps_obj_offset(p);
 
-	bool took = mps_seg_enter(h);
+	cr_assert_eq(mps_lock_acquire(&h->reaper, 0), 0);
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0)
@@ -713,7 +714,7 @@ Test(lifecycle, retain_in_destroy_window)
 	int stored = mps_dict_set(d, &k, &r), appended = mps_list_append(l, &r);
 	mps_value_t *v = NULL;
 	int valued = mps_segment_value(seg, NULL, MPS_CREATE_ONLY, 'i', NULL, MPS_SYNC_LOCK, p, &v);
-	mps_seg_leave(h, took);
+	cr_assert_eq(mps_lock_release(&h->reaper), 0);
 	int st;
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);

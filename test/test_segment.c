@@ -1135,7 +1135,7 @@ Test(segment, directory_full)
 		cr_assert(make_kind(s, name, MPS_OPEN_OR_CREATE, 2, &o) == ENOSPC && o == sentinel);
 		cr_assert(make_kind(s, name, MPS_OPEN_OR_CREATE, 6, &o) == ENOSPC && o == sentinel);
 		same_snapshot(h, &d, "directory full, init kinds");
-		expect_not_object((char *)h + d.st.free_head + 48, "an undone creation");
+		expect_not_object((char *)h + d.st.free_head + 16 + sizeof(struct mps_object), "an undone creation");
 		break;
 	}
 	cr_assert(n == 48, "directory of 64 slots held %d names, not 48", n);
@@ -1358,7 +1358,7 @@ Test(segment, late_init_failure_undone)
 	cr_assert(o == NULL && !created);
 	same_snapshot(h, &d, "late init failure");
 	/* The undone object is no object, in its block or anywhere free. */
-	expect_not_object((char *)h + d.st.free_head + 48, "an undone creation");
+	expect_not_object((char *)h + d.st.free_head + 16 + sizeof(struct mps_object), "an undone creation");
 	cr_assert(mps_seg_object(s, NULL, 0, MPS_KIND_EVENT, sizeof(mps_event_t), churn_init, &fail,
 	                         &o, NULL) == ERANGE);
 	same_snapshot(h, &d, "late init failure, unnamed");
@@ -1441,7 +1441,7 @@ Test(segment, garbage_pointers)
 	struct dir_snapshot d;
 	snap(h, &d);
 	expect_not_object(NULL, "NULL");
-	expect_not_object(base + 32, "the segment header");
+	expect_not_object(base + 64, "the segment header");
 	expect_not_object(base + 48 + 1, "a misaligned pointer");
 	expect_not_object(base + h->dir_offset + 32, "the directory");
 	expect_not_object(base + h->heap_start, "a block header");
@@ -1742,10 +1742,10 @@ static void check_segment(struct mps_seg_header *h, const char *what)
 	for (uint64_t off = h->heap_start; check == 0 && off < h->heap_end;) {
 		struct mps_block *b = mps_seg_ptr(h, off);
 		uint64_t size = b->size_flags & ~(uint64_t)15;
-		if (!(b->size_flags & MPS_BLOCK_FREE) && mps_obj_at(h, off + 16 + 32))
+		if (!(b->size_flags & MPS_BLOCK_FREE) && mps_obj_at(h, off + 16 + sizeof(struct mps_object)))
 			objects++;
 		/* Free memory holds nothing that passes for a live object. */
-		for (uint64_t p = off + 48; (b->size_flags & MPS_BLOCK_FREE) && p < off + size; p += 16)
+		for (uint64_t p = off + 16 + sizeof(struct mps_object); (b->size_flags & MPS_BLOCK_FREE) && p < off + size; p += 16)
 			ghosts += mps_obj_at(h, p) != NULL;
 		off += size;
 	}
@@ -1876,8 +1876,8 @@ static void crash_account(struct crash *c, uint64_t free0)
 	for (uint64_t off = c->h->heap_start; off < c->h->heap_end;) {
 		struct mps_block *b = mps_seg_ptr(c->h, off);
 		if (!(b->size_flags & MPS_BLOCK_FREE)) {
-			if (mps_obj_at(c->h, off + 16 + 32) && nobj < 256)
-				objs[nobj++] = off + 16 + 32;
+			if (mps_obj_at(c->h, off + 16 + sizeof(struct mps_object)) && nobj < 256)
+				objs[nobj++] = off + 16 + sizeof(struct mps_object);
 			else if (nraw < 256)
 				raws[nraw++] = off + 16;
 		}

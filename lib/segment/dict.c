@@ -575,21 +575,22 @@ static int finish_many(struct mps_seg_header *h, mps_dict_t *d, const mps_var_t 
 	return r;
 }
 
-int mps_dict_set_many(mps_dict_t *d, const mps_var_t *pairs, size_t m)
+static int check_pairs(struct mps_seg_header *h, const mps_var_t *pairs, size_t m)
 {
-	struct mps_seg_header *h = mps_box_seg(d);
 	for (size_t i = 0; i < m; i++) {
 		int r = check_pair(h, &pairs[2 * i], &pairs[2 * i + 1]);
 		if (r)
 			return r;
 	}
-	if (m == 0)
-		return 0;
-	if (m > MAX_CAP / 2)
-		return ENOSPC;
+	return m > MAX_CAP / 2 ? ENOSPC : 0;
+}
+
+/* Guard held, no junk pending. */
+static int set_many_locked(struct mps_seg_header *h, mps_dict_t *d, const mps_var_t *pairs,
+                           size_t m)
+{
 	struct mps_journal *j = &d->box.guard.journal;
 	uint64_t soff;
-	mps_box_prepare(h, &d->box);
 	int r = mps_stage_open(h, &d->box, m * 2 * sizeof(struct mps_slot), PAIR_SHAPE, 0, &soff);
 	if (r == 0)
 		r = mps_stage_fill(h, &d->box, m, make_pair, (void *)pairs);
@@ -602,7 +603,38 @@ int mps_dict_set_many(mps_dict_t *d, const mps_var_t *pairs, size_t m)
 			mps_journal_commit(h, j);
 		mps_junk_drain(h, &d->box);
 	}
+	return r;
+}
+
+int mps_dict_set_many(mps_dict_t *d, const mps_var_t *pairs, size_t m)
+{
+	struct mps_seg_header *h = mps_box_seg(d);
+	int r = check_pairs(h, pairs, m);
+	if (r || m == 0)
+		return r;
+	mps_box_prepare(h, &d->box);
+	r = set_many_locked(h, d, pairs, m);
 	mps_box_unlock(&d->box);
+	return r;
+}
+
+/* Guard held. borrowed: no references taken (used while the guard is). */
+static int snapshot_locked(struct mps_seg_header *h, mps_dict_t *d, struct mps_snap *s,
+                           bool borrowed)
+{
+	struct table *t = table_at(h, d->table);
+	size_t bytes = 0;
+	for (uint64_t i = 0; t && i < d->used; i++)
+		if (!dead(&entries(t)[i]))
+			bytes += mps_snap_need(&entries(t)[i].key) + mps_snap_need(&entries(t)[i].value);
+	int r = mps_snap_init(s, h, 2 * d->len, bytes);
+	s->borrowed = borrowed;
+	for (uint64_t i = 0; r == 0 && t && i < d->used; i++) {
+		if (dead(&entries(t)[i]))
+			continue;
+		mps_snap_add(s, &entries(t)[i].key);
+		mps_snap_add(s, &entries(t)[i].value);
+	}
 	return r;
 }
 
@@ -610,18 +642,7 @@ int mps_dict_snapshot(mps_dict_t *d, struct mps_snap *s)
 {
 	struct mps_seg_header *h = mps_box_seg(d);
 	mps_box_lock(h, &d->box);
-	struct table *t = table_at(h, d->table);
-	size_t bytes = 0;
-	for (uint64_t i = 0; t && i < d->used; i++)
-		if (!dead(&entries(t)[i]))
-			bytes += mps_snap_need(&entries(t)[i].key) + mps_snap_need(&entries(t)[i].value);
-	int r = mps_snap_init(s, h, 2 * d->len, bytes);
-	for (uint64_t i = 0; r == 0 && t && i < d->used; i++) {
-		if (dead(&entries(t)[i]))
-			continue;
-		mps_snap_add(s, &entries(t)[i].key);
-		mps_snap_add(s, &entries(t)[i].value);
-	}
+	int r = snapshot_locked(h, d, s, false);
 	mps_box_unlock(&d->box);
 	return r;
 }
@@ -641,24 +662,37 @@ int mps_dict_update(mps_dict_t *d, mps_dict_t *other)
 	return r;
 }
 
+/* The copy is built in the nursery (object.c): its guard held throughout,
+ * so that a copier killed before the copy is whole leaves it to the reaper,
+ * which frees it and everything it took ("before"); adopted, it is the
+ * caller's ("after"). The source's guard is held throughout too, so the
+ * copy takes its references from the source's own slots (which keep every
+ * count above 0) and the copier holds none of its own that a death would
+ * leak. Holding two guards cannot deadlock: nobody else can reach the
+ * copy's until it is adopted (docs/design.md §11.4). */
 int mps_dict_copy(mps_dict_t *src, mps_dict_t **out)
 {
 	if (!src || !out)
 		return EINVAL;
 	struct mps_seg_header *h = mps_box_seg(src);
 	struct mps_snap s;
-	int r = mps_dict_snapshot(src, &s);
-	if (r)
-		return r;
-	void *p;
-	r = mps_obj_new(h, MPS_KIND_DICT, sizeof(struct mps_dict), NULL, NULL, &p);
+	mps_box_lock(h, &src->box);
+	int r = snapshot_locked(h, src, &s, true);
+	mps_dict_t *c = NULL;
+	if (r == 0)
+		r = mps_obj_nurse(h, MPS_KIND_DICT, sizeof(struct mps_dict), (void **)&c);
 	if (r == 0) {
-		r = mps_dict_set_many(p, s.vars, s.n / 2);
-		if (r)
-			mps_obj_release_at(h, mps_obj_offset(p));
-		else
-			*out = p;
+		if (s.n)
+			r = set_many_locked(h, c, s.vars, s.n / 2);
+		mps_obj_adopt(h, c);
 	}
+	mps_box_unlock(&src->box);
+	if (c)
+		mps_box_unlock(&c->box);
+	if (c && r)
+		mps_obj_release_at(h, mps_obj_offset(c));
+	else if (c)
+		*out = c;
 	mps_snap_free(&s);
 	return r;
 }
@@ -731,24 +765,12 @@ int mps_dict_iter_next(mps_dict_iter_t *it, mps_var_t *key, mps_out_t key_out,
 	return r;
 }
 
-/* The count reached 0, so no live thread holds the guard: taking it only
- * replays what a dead updater left, so that the walk below sees the dict
- * as before or after that update (else its blocks would leak). */
+/* A doomed dict (count 0, so no live thread holds its guard): clear() is
+ * resumable, one transaction that makes the table junk and small ones that
+ * release it, each replayed or finished by the next holder, so a reaper
+ * killed anywhere in it leaves the next reaper the rest. */
 void mps_dict_teardown(struct mps_seg_header *h, void *payload)
 {
-	struct mps_dict *d = payload;
-	mps_box_lock(h, &d->box);
-	struct table *t = table_at(h, d->table);
-	for (uint64_t i = 0; t && i < d->used; i++) {
-		struct entry *e = &entries(t)[i];
-		if (dead(e))
-			continue;
-		mps_slot_drop_now(h, &e->key);
-		mps_slot_drop_now(h, &e->value);
-	}
-	if (t)
-		mps_seg_free(h, d->table);
-	d->table = 0;
-	mps_junk_teardown(h, &d->box);
-	mps_box_unlock(&d->box);
+	(void)h;
+	mps_dict_clear(payload);
 }

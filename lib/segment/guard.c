@@ -6,13 +6,16 @@
  * Which journal may log stores into what (docs/design.md §11.4):
  *   an object guard's journal   words of its own object only (its fields,
  *                               its slots, its blocks' contents)
- *   the segment guard's journal the heap, the directory, the header counts,
- *                               object headers, and two words of the journal
+ *   the segment guard's journal the heap, the directory, the header counts
+ *                               and lists, object headers, a doomed Value's
+ *                               lock word, and two words of the journal
  *                               of the one object guard the same thread
- *                               holds: its n (an ALLOC entry counted in the
- *                               same transaction that allocates the block)
- *                               and an entry's done flag (a block freed in
- *                               the same transaction that marks it freed)
+ *                               holds: its n (an ALLOC or RETAINED entry
+ *                               counted in the same transaction that
+ *                               allocates the block or raises the count)
+ *                               and an entry's done flag (a block freed or
+ *                               a count dropped in the transaction that
+ *                               marks it done)
  * So the segment guard's journal may refer to an object's journal, never
  * the other way round, and recovery follows the references: before an
  * object journal left by a dead holder is replayed, the segment guard is
@@ -22,19 +25,16 @@
  * a segment replay can never write into an object journal that a live
  * transaction has begun to use again.
  *
- * Reference entries: a count changes by an atomic that cannot share a
- * transaction, so RETAINED is logged after the count rose and marked done
- * before it falls on undo, RELEASE marked done before it falls: a death in
- * between leaks one reference rather than free a live object. */
+ * Reference entries are settled like blocks: a count changes only under
+ * the segment guard (object.c), so RETAINED is counted in the segment
+ * transaction that raises the count, and a RELEASE (or an undone RETAINED)
+ * is marked done in the segment transaction that drops it. A count reaching
+ * 0 there dooms its object in that same transaction; the reaper finishes it
+ * when this thread lets go of the container guard. */
 #include <errno.h>
 #include <string.h>
 
 #include "seg.h"
-
-static inline void keep_order(void)
-{
-	__asm__ __volatile__ ("" ::: "memory");
-}
 
 /* Frees e's block and marks e done in one segment transaction, so that a
  * replay never frees it twice. */
@@ -48,13 +48,18 @@ static void free_settled(struct mps_seg_header *h, struct mps_journal_entry *e)
 	mps_seg_leave(h, took);
 }
 
+/* Drops e's reference and marks e done in one segment transaction: the
+ * count and the flag change together. A count reaching 0 dooms its object
+ * in that transaction; the reaper finishes it once this thread lets go of
+ * the guard (mps_guard_release). */
 static void release_settled(struct mps_seg_header *h, struct mps_journal_entry *e)
 {
-	if (e->done)
-		return;
-	e->done = 1;
-	keep_order();
-	mps_obj_release_at(h, e->off);
+	bool took = mps_seg_enter(h);
+	if (!e->done) {
+		mps_obj_release_locked(h, e->off);
+		mps_journal_store32(h, &h->guard.journal, &e->done, 1);
+	}
+	mps_seg_leave(h, took);
 }
 
 static void settle(struct mps_seg_header *h, struct mps_journal_entry *e, bool undo)
@@ -104,15 +109,17 @@ void mps_journal_free(struct mps_seg_header *h, struct mps_journal *j, uint64_t 
 	mps_journal_log(j, MPS_JE_FREE, off);
 }
 
-/* The entry is written before the count rises and counted right after:
- * a death between the two leaks one reference, and that window is one
- * store wide (n's), not the whole entry. */
+/* As mps_journal_alloc: the count rises and the RETAINED entry is counted
+ * in one segment transaction. */
 int mps_journal_retain(struct mps_seg_header *h, struct mps_journal *j, uint64_t off)
 {
-	mps_journal_prepare(j, MPS_JE_RETAINED, off);
-	int r = mps_obj_retain_at(h, off);
-	if (r == 0)
-		mps_journal_count(j);
+	bool took = mps_seg_enter(h);
+	int r = mps_obj_retain_locked(h, off);
+	if (r == 0) {
+		mps_journal_prepare(j, MPS_JE_RETAINED, off);
+		mps_journal_store32(h, &h->guard.journal, &j->n, j->n + 1);
+	}
+	mps_seg_leave(h, took);
 	return r;
 }
 
@@ -145,6 +152,7 @@ static void recover(struct mps_seg_header *h, struct mps_guard *g)
 int mps_guard_acquire(struct mps_seg_header *h, struct mps_guard *g, double timeout)
 {
 	int saved = errno;
+	mps_obj_reap(h);
 	int r = mps_lock_acquire(&g->lock, timeout);
 	if (r == EOWNERDEAD) {
 		recover(h, g);

@@ -699,6 +699,16 @@ static int extend_in_place(struct mps_seg_header *h, mps_list_t *l, const mps_va
 	return 0;
 }
 
+/* Guard held, nothing pending. */
+static int extend_locked(struct mps_seg_header *h, struct mps_list *l, const mps_var_t *values,
+                         size_t n, size_t nheavy)
+{
+	if (l->len + n <= l->cap && nheavy <= HEAVY_MAX)
+		return extend_in_place(h, l, values, n);
+	struct from_vars f = { values, l->len };
+	return stage_and_adopt(h, l, l->len + n, make_from_var, &f);
+}
+
 int mps_list_extend(mps_list_t *l, const mps_var_t *values, size_t n)
 {
 	if (!l || (n && !values))
@@ -716,13 +726,7 @@ int mps_list_extend(mps_list_t *l, const mps_var_t *values, size_t n)
 	if (n > h->size / SLOT)
 		return ENOSPC;
 	list_lock(h, l);
-	int r;
-	if (l->len + n <= l->cap && nheavy <= HEAVY_MAX) {
-		r = extend_in_place(h, l, values, n);
-	} else {
-		struct from_vars f = { values, l->len };
-		r = stage_and_adopt(h, l, l->len + n, make_from_var, &f);
-	}
+	int r = extend_locked(h, l, values, n, nheavy);
 	mps_box_unlock(&l->box);
 	return r;
 }
@@ -761,17 +765,26 @@ int mps_list_repeat(mps_list_t *l, size_t times)
 	return r;
 }
 
-static int snapshot(mps_list_t *l, struct mps_snap *s)
+/* Guard held (list_lock). borrowed: no references taken. */
+static int snapshot_locked(struct mps_seg_header *h, mps_list_t *l, struct mps_snap *s,
+                           bool borrowed)
 {
-	struct mps_seg_header *h = mps_box_seg(l);
-	list_lock(h, l);
 	struct mps_slot *a = slots(h, l->arr);
 	size_t bytes = 0;
 	for (uint64_t i = 0; i < l->len; i++)
 		bytes += mps_snap_need(&a[i]);
 	int r = mps_snap_init(s, h, l->len, bytes);
+	s->borrowed = borrowed;
 	for (uint64_t i = 0; r == 0 && i < l->len; i++)
 		mps_snap_add(s, &a[i]);
+	return r;
+}
+
+static int snapshot(mps_list_t *l, struct mps_snap *s)
+{
+	struct mps_seg_header *h = mps_box_seg(l);
+	list_lock(h, l);
+	int r = snapshot_locked(h, l, s, false);
 	mps_box_unlock(&l->box);
 	return r;
 }
@@ -789,41 +802,40 @@ int mps_list_extend_list(mps_list_t *l, mps_list_t *other)
 	return r;
 }
 
+/* Built in the nursery under both guards, as dict.c's copy. */
 int mps_list_copy(mps_list_t *src, mps_list_t **out)
 {
 	if (!src || !out)
 		return EINVAL;
 	struct mps_seg_header *h = mps_box_seg(src);
 	struct mps_snap s;
-	int r = snapshot(src, &s);
-	if (r)
-		return r;
-	void *p;
-	r = mps_obj_new(h, MPS_KIND_LIST, sizeof(struct mps_list), NULL, NULL, &p);
+	list_lock(h, src);
+	int r = snapshot_locked(h, src, &s, true);
+	size_t nheavy = 0;
+	for (size_t i = 0; r == 0 && i < s.n; i++)
+		nheavy += heavy(&s.vars[i]);
+	mps_list_t *c = NULL;
+	if (r == 0)
+		r = mps_obj_nurse(h, MPS_KIND_LIST, sizeof(struct mps_list), (void **)&c);
 	if (r == 0) {
-		r = mps_list_extend(p, s.vars, s.n);
-		if (r)
-			mps_obj_release_at(h, mps_obj_offset(p));
-		else
-			*out = p;
+		if (s.n)
+			r = extend_locked(h, c, s.vars, s.n, nheavy);
+		mps_obj_adopt(h, c);
 	}
+	mps_box_unlock(&src->box);
+	if (c)
+		mps_box_unlock(&c->box);
+	if (c && r)
+		mps_obj_release_at(h, mps_obj_offset(c));
+	else if (c)
+		*out = c;
 	mps_snap_free(&s);
 	return r;
 }
 
-/* The count reached 0, so no live thread holds the guard: taking it only
- * replays what a dead updater left (dict.c's teardown says why). */
+/* A doomed list: clear() is resumable (dict.c's teardown says why). */
 void mps_list_teardown(struct mps_seg_header *h, void *payload)
 {
-	struct mps_list *l = payload;
-	mps_box_lock(h, &l->box);
-	struct mps_slot *a = slots(h, l->arr);
-	for (uint64_t i = 0; i < l->len; i++)
-		if (!(l->mv_end && i == l->mv_pos))
-			mps_slot_drop_now(h, &a[i]);
-	if (a)
-		mps_seg_free(h, l->arr);
-	l->arr = 0;
-	mps_junk_teardown(h, &l->box);
-	mps_box_unlock(&l->box);
+	(void)h;
+	mps_list_clear(payload);
 }

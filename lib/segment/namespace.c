@@ -9,7 +9,10 @@
  * attribute, those strings sorted (bytewise UTF-8 = code point order),
  * joined with ", " inside "Namespace(...)". Floats print as Python's repr
  * (shortest string that reads back to the same double), bytes as b'...',
- * strings with Python's quoting and escapes, references as <kind object>. */
+ * strings with Python's quoting and escapes, references as <kind object>.
+ * A string escapes exactly the code points str.isprintable() refuses, from
+ * a table generated out of Python's unicodedata (unicode_printable.h, by
+ * tools/gen_printable.py; docs/design.md §11.5 names the versions). */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unicode_printable.h"
 #include "var.h"
 
 struct mps_namespace {
@@ -178,6 +182,36 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+/* Whether Python's str.isprintable() accepts cp: not in the generated
+ * table of refused ranges (tools/gen_printable.py). */
+static bool printable(uint32_t cp)
+{
+	size_t lo = 0, hi = sizeof mps_unprintable / sizeof mps_unprintable[0];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cp < mps_unprintable[mid][0])
+			hi = mid;
+		else if (cp > mps_unprintable[mid][1])
+			lo = mid + 1;
+		else
+			return false;
+	}
+	return true;
+}
+
+/* repr's escape of a refused code point: \xhh, \uhhhh or \Uhhhhhhhh. */
+static void put_escape(struct text *t, uint32_t cp)
+{
+	char b[11];
+	if (cp < 0x100)
+		snprintf(b, sizeof b, "\\x%02x", (unsigned)cp);
+	else if (cp < 0x10000)
+		snprintf(b, sizeof b, "\\u%04x", (unsigned)cp);
+	else
+		snprintf(b, sizeof b, "\\U%08x", (unsigned)cp);
+	puts_(t, b);
+}
+
 static void repr_str(struct text *t, const unsigned char *s, size_t n)
 {
 	char q = quote_for(s, n);
@@ -189,15 +223,13 @@ static void repr_str(struct text *t, const unsigned char *s, size_t n)
 		}
 		uint32_t cp = 0;
 		size_t len = utf8_seq(s + i, n - i, &cp);
-		if (len && !(cp <= 0xa0 || cp == 0xad)) {
-			put(t, (const char *)s + i, len);   /* printable: as is */
-			i += len;
-		} else if (len) {
-			put_hex(t, (unsigned char)cp);      /* Latin-1 controls, nbsp, soft hyphen */
-			i += len;
-		} else {
-			put_hex(t, s[i++]);                 /* not UTF-8: the byte */
-		}
+		if (len && printable(cp))
+			put(t, (const char *)s + i, len);   /* as is */
+		else if (len)
+			put_escape(t, cp);
+		else
+			put_hex(t, s[i]);                   /* not UTF-8: the byte */
+		i += len ? len : 1;
 	}
 	put(t, &q, 1);
 }

@@ -1,33 +1,42 @@
 /* Objects: creation by name, references, destruction.
  *
  * Encoding: struct mps_object before each payload: magic (MPS_OBJ_MAGIC
- * while alive, 0 once freed), kind, refs, and self, the payload's offset,
- * which is how any function finds the segment from a payload pointer.
+ * while alive, 0 once freed), kind, refs, self (the payload's offset, which
+ * is how any function finds the segment from a payload pointer), and next,
+ * the link of the one list the object may be on: h->doomed (count 0, not
+ * yet torn down) or h->nursery (unnamed, being built, guard held by its
+ * builder).
  *
- * Protocol: creation is one transaction of the segment lock: allocate the
+ * Protocol: creation is one transaction of the segment guard: allocate the
  * block, fill its header, run the kind's init on the zeroed payload, set
  * magic (journalled, so an undone creation leaves no live-looking object),
  * insert the name. A process killed anywhere in it leaves no trace; a bad
  * parameter found by init aborts it the same way.
  *
- * refs changes by atomics, without the segment lock: the directory
- * name holds one, every container slot one, every caller that obtained an
- * object from a container or by mps_segment_get or created it unnamed one.
- * A count is raised by a CAS loop that never raises it from 0: the thread
- * that takes refs to 0 owns the object from then on, tears it down (its
- * kind releases what it holds) and frees the block in a segment
- * transaction; a retain racing with it fails (ESTALE) instead of reviving
- * an object whose block is about to be reused. A lookup by name retains
- * under the segment lock, where the name's own reference keeps the count
- * above 0, so it never returns an object already condemned. A process
- * killed between a name's removal and the release of its reference, or
- * between taking a count to 0 and freeing the block, leaks that object:
- * space is lost, nothing is corrupted. */
+ * refs changes only under the segment guard, by journalled stores: the
+ * directory name holds one, every container slot one, every caller that
+ * obtained an object from a container or by mps_segment_get or created it
+ * unnamed one. A count is never raised from 0 (ESTALE). The store that takes
+ * it to 0 and the push onto h->doomed are one segment transaction, and so
+ * are a name's removal and the release of its reference, and (guard.c) a
+ * container journal's RETAINED/RELEASE entry and the count it stands for.
+ *
+ * Destruction: the reaper (one at a time, h->reaper) takes the first doomed
+ * object, runs its kind's teardown, which is resumable (a series of
+ * transactions under the object's own guard, each replayed or finished by
+ * the next taker), then in one segment transaction unlinks it, clears magic,
+ * counts it out and frees its block. Whoever next takes an object guard,
+ * lets go of a container guard, releases a reference or enters the segment
+ * through a name reaps first, so a process killed anywhere in a destruction
+ * leaves it to the next writer, which finishes it exactly once. A nursery
+ * object whose builder died (its guard's holder dead) is doomed by the
+ * reaper: the copy it was is undone whole. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../arch/atomic.h"
+#include "../sync/owner.h"
 #include "seg.h"
 
 static const char *const kind_names[MPS_KIND_COUNT] = {
@@ -103,45 +112,158 @@ static void teardown(struct mps_seg_header *h, enum mps_kind kind, void *payload
 	}
 }
 
-static void destroy(struct mps_seg_header *h, struct mps_object *o)
+static struct mps_object *header_at(struct mps_seg_header *h, uint64_t off)
 {
+	return mps_obj_header(mps_seg_ptr(h, off));
+}
+
+/* Segment guard held: takes off out of the list that starts at *head. */
+static void unlink_locked(struct mps_seg_header *h, uint64_t *head, uint64_t off)
+{
+	struct mps_journal *j = &h->guard.journal;
+	uint64_t *link = head;
+	for (uint64_t steps = 0; *link && steps <= h->size / MPS_BLOCK_ALIGN; steps++) {
+		if (*link == off) {
+			mps_journal_store64(h, j, link, header_at(h, off)->next);
+			return;
+		}
+		link = &header_at(h, *link)->next;
+	}
+}
+
+static void push_locked(struct mps_seg_header *h, uint64_t *head, struct mps_object *o)
+{
+	struct mps_journal *j = &h->guard.journal;
+	mps_journal_store64(h, j, &o->next, *head);
+	mps_journal_store64(h, j, head, o->self);
+}
+
+int mps_obj_retain_locked(struct mps_seg_header *h, uint64_t off)
+{
+	void *p = mps_obj_at(h, off);
+	if (!p)
+		return EINVAL;
+	struct mps_object *o = mps_obj_header(p);
+	if (o->refs == 0)
+		return ESTALE;
+	mps_journal_store32(h, &h->guard.journal, &o->refs, o->refs + 1);
+	return 0;
+}
+
+void mps_obj_release_locked(struct mps_seg_header *h, uint64_t off)
+{
+	void *p = mps_obj_at(h, off);
+	if (!p)
+		return;
+	struct mps_object *o = mps_obj_header(p);
+	if (o->refs == 0)
+		return;   /* doomed already: a count never goes below 0 */
+	mps_journal_store32(h, &h->guard.journal, &o->refs, o->refs - 1);
+	if (o->refs == 0)
+		push_locked(h, &h->doomed, o);
+}
+
+int mps_obj_retain_at(struct mps_seg_header *h, uint64_t off)
+{
+	bool took = mps_seg_enter(h);
+	int r = mps_obj_retain_locked(h, off);
+	mps_seg_leave(h, took);
+	return r;
+}
+
+void mps_obj_release_at(struct mps_seg_header *h, uint64_t off)
+{
+	bool took = mps_seg_enter(h);
+	mps_obj_release_locked(h, off);
+	mps_seg_leave(h, took);
+	mps_obj_reap(h);
+}
+
+/* The teardown of a doomed object is resumable (each kind's is a series of
+ * transactions under its own guard, repeated from where a killed reaper
+ * stopped); the last transaction takes it off the doomed list and frees
+ * its block, so it is finished exactly once. */
+static void finish(struct mps_seg_header *h, uint64_t off)
+{
+	struct mps_object *o = header_at(h, off);
 	teardown(h, (enum mps_kind)o->kind, mps_obj_payload(o));
 	bool took = mps_seg_enter(h);
+	unlink_locked(h, &h->doomed, off);
 	mps_journal_store32(h, &h->guard.journal, &o->magic, 0);
 	mps_journal_store32(h, &h->guard.journal, &h->objects, h->objects - 1);
 	mps_heap_free_locked(h, mps_seg_off(h, o));
 	mps_seg_leave(h, took);
 }
 
-/* Raises a count that has not reached 0. A count at 0 belongs to its
- * destroyer, who may be on its way to free the block: raising it again
- * would hand out an object whose block is about to be reused. */
-static int retain(struct mps_object *o)
+/* A nursery object whose builder died: its guard has a dead holder. It
+ * moves to the doomed list with its count (the builder's reference) at 0,
+ * in one segment transaction; its teardown takes the guard from the dead
+ * builder, which replays the builder's last transaction first. */
+static bool orphaned(const struct mps_object *o)
 {
-	uint32_t n = a_load(&o->refs);
-	while (n != 0) {
-		uint32_t seen = a_cas(&o->refs, n, n + 1);
-		if (seen == n)
-			return 0;
-		n = seen;
+	const struct mps_guard *g = mps_obj_payload(o);
+	uint32_t owner = (uint32_t)mps_lock_owner(&g->lock);
+	return owner != 0 && !mps_tid_alive(owner);
+}
+
+/* One orphan per segment transaction (a journal holds 24 entries). */
+static bool adopt_orphan(struct mps_seg_header *h)
+{
+	bool took = mps_seg_enter(h), found = false;
+	uint64_t off = h->nursery;
+	for (uint64_t steps = 0; off && !found && steps <= h->size / MPS_BLOCK_ALIGN; steps++) {
+		struct mps_object *o = header_at(h, off);
+		found = orphaned(o);
+		if (found) {
+			unlink_locked(h, &h->nursery, off);
+			mps_journal_store32(h, &h->guard.journal, &o->refs, 0);
+			push_locked(h, &h->doomed, o);
+		}
+		off = o->next;
 	}
-	return ESTALE;
+	mps_seg_leave(h, took);
+	return found;
 }
 
-int mps_obj_retain_at(struct mps_seg_header *h, uint64_t off)
+static void adopt_orphans(struct mps_seg_header *h)
 {
-	void *p = mps_obj_at(h, off);
-	return p ? retain(mps_obj_header(p)) : EINVAL;
+	while (adopt_orphan(h))
+		;
 }
 
-void mps_obj_release_at(struct mps_seg_header *h, uint64_t off)
+static bool nothing_to_reap(struct mps_seg_header *h)
 {
-	void *p = mps_obj_at(h, off);
-	if (!p)
+	return __atomic_load_n(&h->doomed, __ATOMIC_ACQUIRE) == 0 &&
+	       __atomic_load_n(&h->nursery, __ATOMIC_ACQUIRE) == 0;
+}
+
+/* One reaper at a time (h->reaper), so that nobody waits for the guard of
+ * an object another reaper is about to free. A reaper killed midway leaves
+ * the reaper lock with a dead holder and its work in the journals: the
+ * next one (EOWNERDEAD) simply starts again. */
+void mps_obj_reap(struct mps_seg_header *h)
+{
+	if (nothing_to_reap(h))
 		return;
-	struct mps_object *o = mps_obj_header(p);
-	if (a_fetch_add(&o->refs, (uint32_t)-1) == 1)
-		destroy(h, o);
+	uint32_t self = mps_self_tid();
+	if ((uint32_t)mps_lock_owner(&h->reaper) == self ||
+	    (uint32_t)mps_lock_owner(&h->guard.lock) == self)
+		return;
+	int saved = errno, r;
+	while ((r = mps_lock_acquire(&h->reaper, MPS_FOREVER)) != 0 && r != EOWNERDEAD)
+		;
+	if (h->nursery)
+		adopt_orphans(h);
+	for (;;) {
+		bool took = mps_seg_enter(h);
+		uint64_t off = h->doomed;
+		mps_seg_leave(h, took);
+		if (!off)
+			break;
+		finish(h, off);
+	}
+	mps_lock_release(&h->reaper);
+	errno = saved;
 }
 
 int mps_object_retain(void *object)
@@ -149,7 +271,7 @@ int mps_object_retain(void *object)
 	struct mps_seg_header *h = mps_obj_segment(object);
 	if (!h)
 		return EINVAL;
-	return retain(mps_obj_header(object));
+	return mps_obj_retain_at(h, mps_obj_offset(object));
 }
 
 int mps_object_release(void *object)
@@ -261,6 +383,7 @@ int mps_seg_object(mps_segment_t *seg, const char *name, enum mps_open_mode mode
 	if (r)
 		return r;
 	struct mps_seg_header *h = seg->h;
+	mps_obj_reap(h);
 	bool took = mps_seg_enter(h);
 	void *obj = NULL;
 	if (name) {
@@ -282,6 +405,28 @@ int mps_obj_new(struct mps_seg_header *h, enum mps_kind kind, size_t payload_siz
 	return finish_creation(h, took, create_locked(h, kind, payload_size, init, arg, out));
 }
 
+int mps_obj_nurse(struct mps_seg_header *h, enum mps_kind kind, size_t payload_size,
+                  void **out)
+{
+	bool took = mps_seg_enter(h);
+	int r = create_locked(h, kind, payload_size, NULL, NULL, out);
+	if (r == 0) {
+		/* a fresh lock nobody else can reach: taken at once, inside the
+		 * creation, so that the nursery never holds an unheld object */
+		struct mps_guard *g = *out;
+		(void)mps_lock_acquire(&g->lock, MPS_FOREVER);
+		push_locked(h, &h->nursery, mps_obj_header(*out));
+	}
+	return finish_creation(h, took, r);
+}
+
+void mps_obj_adopt(struct mps_seg_header *h, void *payload)
+{
+	bool took = mps_seg_enter(h);
+	unlink_locked(h, &h->nursery, mps_obj_offset(payload));
+	mps_seg_leave(h, took);
+}
+
 /* The name's entry while the segment lock is held: its object's count is
  * at least the name's own reference, so retaining it cannot fail. */
 static int lookup(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind,
@@ -293,6 +438,7 @@ static int lookup(mps_segment_t *seg, const char *name, void **object, enum mps_
 	if (r)
 		return r;
 	struct mps_seg_header *h = seg->h;
+	mps_obj_reap(h);
 	bool took = mps_seg_enter(h);
 	struct mps_dir_entry *e = mps_dir_find(h, name);
 	r = e ? 0 : ENOENT;
@@ -325,16 +471,17 @@ int mps_segment_remove(mps_segment_t *seg, const char *name)
 	if (r)
 		return r;
 	struct mps_seg_header *h = seg->h;
+	mps_obj_reap(h);
 	bool took = mps_seg_enter(h);
 	struct mps_dir_entry *e = mps_dir_find(h, name);
 	uint64_t off = e ? e->object : 0;
-	if (e)
+	if (e) {   /* the name and its reference go together */
 		mps_dir_delete(h, e);
+		mps_obj_release_locked(h, off);
+	}
 	mps_seg_leave(h, took);
-	if (!off)
-		return ENOENT;
-	mps_obj_release_at(h, off);
-	return 0;
+	mps_obj_reap(h);
+	return off ? 0 : ENOENT;
 }
 
 int mps_segment_foreach(mps_segment_t *seg, mps_segment_visit_fn fn, void *arg)

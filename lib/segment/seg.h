@@ -149,6 +149,10 @@ struct mps_seg_header {
 	uint64_t dir_offset;
 	uint32_t dir_capacity;          /* power of two */
 	uint32_t dir_used;              /* live + deleted slots */
+	uint64_t doomed;                /* objects whose count reached 0, linked by next */
+	uint64_t nursery;               /* unnamed objects being built, linked by next */
+	mps_lock_t reaper;              /* held by whoever finishes doomed objects */
+	uint32_t reserved1;
 };
 
 /* Block header: size includes the header; FREE blocks link by offset. */
@@ -163,13 +167,15 @@ struct mps_object {
 	uint32_t magic;                 /* MPS_OBJ_MAGIC while alive */
 	uint16_t kind;                  /* enum mps_kind */
 	uint16_t flags;
-	uint32_t refs;                  /* atomic */
+	uint32_t refs;                  /* changed under the segment guard, journalled */
 	uint32_t reserved;
 	uint64_t self;                  /* payload offset of this object */
 	uint64_t size;                  /* payload bytes after this header */
+	uint64_t next;                  /* doomed or nursery list: next payload offset */
+	uint64_t reserved2;
 };
 
-_Static_assert(sizeof(struct mps_object) == 32, "object header");
+_Static_assert(sizeof(struct mps_object) == 48, "object header");
 _Static_assert(sizeof(struct mps_block) == 16, "block header");
 
 static inline void *mps_seg_ptr(const struct mps_seg_header *h, uint64_t off)
@@ -240,18 +246,40 @@ int mps_seg_object(mps_segment_t *seg, const char *name, enum mps_open_mode mode
 int mps_obj_new(struct mps_seg_header *h, enum mps_kind kind, size_t payload_size,
                 mps_obj_init_fn init, void *arg, void **out);
 
-/* Per-kind teardown when the last reference goes: drop the references the
- * object holds and free its extra blocks (its own block is freed after).
- * A container takes its own guard first, replaying a dead updater's
- * journal; no live thread can hold it, as nobody holds a reference. */
+/* Per-kind teardown of a doomed object, run by the reaper: drop the
+ * references the object holds and free its extra blocks (its own block is
+ * freed after). Resumable: run again after a reaper was killed in it, it
+ * does exactly the rest. A container takes its own guard first, replaying
+ * a dead updater's journal; no live thread can hold it, as nobody holds a
+ * reference. */
 void mps_value_teardown(struct mps_seg_header *h, void *payload);
 void mps_queue_teardown(struct mps_seg_header *h, void *payload);
 void mps_dict_teardown(struct mps_seg_header *h, void *payload);
 void mps_list_teardown(struct mps_seg_header *h, void *payload);
 void mps_namespace_teardown(struct mps_seg_header *h, void *payload);
 
-/* Drops one reference to the object at payload offset off. */
+/* Drops one reference to the object at payload offset off, then finishes
+ * any doomed object (mps_obj_reap). */
 void mps_obj_release_at(struct mps_seg_header *h, uint64_t off);
+/* Segment guard held, inside its transaction: the count changes by a
+ * journalled store, and a count reaching 0 puts the object on the doomed
+ * list in the same transaction. retain: 0, EINVAL (not a live object),
+ * ESTALE (count at 0: doomed). */
+int  mps_obj_retain_locked(struct mps_seg_header *h, uint64_t off);
+void mps_obj_release_locked(struct mps_seg_header *h, uint64_t off);
+/* Finishes every doomed object (teardown, then its block freed) and dooms
+ * the nursery objects whose builder died. Call holding no guard; returns at
+ * once when there is nothing to do or when this thread is reaping already
+ * or holds the segment guard (the loop it is inside of finishes the rest). */
+void mps_obj_reap(struct mps_seg_header *h);
+/* An unnamed object built over several transactions (copy): created with
+ * its guard (a struct mps_guard at payload offset 0) held by this thread
+ * and on the nursery list, so that a builder killed before mps_obj_adopt
+ * leaves it to the reaper; mps_obj_adopt takes it off the list (the guard
+ * stays held: the caller releases it after). */
+int  mps_obj_nurse(struct mps_seg_header *h, enum mps_kind kind, size_t payload_size,
+                   void **out);
+void mps_obj_adopt(struct mps_seg_header *h, void *payload);
 /* Takes one: EINVAL if off is not a live object, ESTALE once its count
  * reached 0 (a count is never raised from 0). */
 int  mps_obj_retain_at(struct mps_seg_header *h, uint64_t off);

@@ -467,7 +467,17 @@ static int init_cells(struct mps_seg_header *h, void *payload, void *arg)
 {
 	struct cells_init *a = arg;
 	struct cells *c = payload;
-	(void)h;
+	/* The given lock's reference is taken inside the creation transaction:
+	 * a creator killed anywhere leaves both the Value and the reference,
+	 * or neither. ESTALE at count 0; EINVAL if its block was reused by
+	 * another kind (the retain is then undone with the creation). */
+	if (a->lock) {
+		int r = mps_obj_retain_locked(h, a->lock);
+		if (r)
+			return r;
+		if (mps_object_kind(mps_seg_ptr(h, a->lock)) != lock_kind(a->sync))
+			return EINVAL;
+	}
 	c->typecode = a->t->code;
 	c->tc = (uint8_t)(a->t - typecodes);
 	c->sync = (uint32_t)a->sync;
@@ -514,18 +524,7 @@ static int make_cells(mps_segment_t *seg, const char *name, enum mps_open_mode m
 	if (__builtin_mul_overflow(length, (size_t)a.t->size, &bytes) || bytes > SIZE_MAX - 64)
 		return ENOSPC;
 	size_t payload = sizeof(struct cells) + ((bytes + 7) & ~(size_t)7);
-	struct mps_seg_header *h = mps_segment_base(seg);
-	if (a.lock && (err = mps_obj_retain_at(h, a.lock)) != 0)
-		return err;   /* ESTALE: the lock is being destroyed */
-	if (a.lock && mps_object_kind(lock) != lock_kind(sync)) {
-		mps_obj_release_at(h, a.lock);   /* its block was reused meanwhile */
-		return EINVAL;
-	}
-	bool created = false;
-	err = mps_seg_object(seg, name, mode, kind, payload, init_cells, &a, out, &created);
-	if (a.lock && !created)
-		mps_obj_release_at(h, a.lock);   /* not adopted: found, or failed */
-	return err;
+	return mps_seg_object(seg, name, mode, kind, payload, init_cells, &a, out, NULL);
 }
 
 int mps_segment_value(mps_segment_t *seg, const char *name, enum mps_open_mode mode,
@@ -544,11 +543,18 @@ int mps_segment_array(mps_segment_t *seg, const char *name, enum mps_open_mode m
 	                  (void **)out);
 }
 
+/* The given Lock's reference and the word that holds it go in one
+ * segment transaction: a reaper killed before it leaves both, after it
+ * neither. */
 void mps_value_teardown(struct mps_seg_header *h, void *payload)
 {
 	struct cells *c = payload;
-	if (c->lock)
-		mps_obj_release_at(h, c->lock);
+	bool took = mps_seg_enter(h);
+	if (c->lock) {
+		mps_obj_release_locked(h, c->lock);
+		mps_journal_store64(h, &h->guard.journal, &c->lock, 0);
+	}
+	mps_seg_leave(h, took);
 }
 
 /* ---- shared by Value and Array: c is NULL for a bad handle ---- */

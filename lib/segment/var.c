@@ -198,14 +198,6 @@ void mps_slot_drop(struct mps_seg_header *h, struct mps_journal *j, const struct
 		mps_journal_free(h, j, s->word);
 }
 
-void mps_slot_drop_now(struct mps_seg_header *h, const struct mps_slot *s)
-{
-	if (mps_slot_type(s) == MPS_REF)
-		mps_obj_release_at(h, s->word);
-	else if (mps_slot_is_text(s) && (s->head & MPS_SLOT_HEAP))
-		mps_seg_free(h, s->word);
-}
-
 void mps_slot_store(struct mps_seg_header *h, struct mps_journal *j, struct mps_slot *dst,
                     const struct mps_slot *src)
 {
@@ -305,9 +297,13 @@ void mps_box_lock(struct mps_seg_header *h, struct mps_box *b)
 		;
 }
 
+/* Then finishes what the operation doomed (a reference it dropped was the
+ * last): h is read before the release, after which b may be freed. */
 void mps_box_unlock(struct mps_box *b)
 {
+	struct mps_seg_header *h = mps_box_seg(b);
 	mps_guard_release(&b->guard);
+	mps_obj_reap(h);
 }
 
 void mps_box_prepare(struct mps_seg_header *h, struct mps_box *b)
@@ -386,22 +382,6 @@ void mps_junk_drain(struct mps_seg_header *h, struct mps_box *b)
 	}
 }
 
-void mps_junk_teardown(struct mps_seg_header *h, struct mps_box *b)
-{
-	struct mps_junk *k = &b->junk;
-	if (!k->off)
-		return;
-	for (uint64_t pos = k->pos; pos < k->end; pos++) {
-		struct mps_slot *rec = junk_record(h, k, pos);
-		if (mps_slot_type(rec) == MPS_SLOT_DEAD)
-			continue;
-		for (unsigned i = 0; i < junk_nslots(k); i++)
-			mps_slot_drop_now(h, &rec[i]);
-	}
-	mps_seg_free(h, k->off);
-	memset(k, 0, sizeof *k);
-}
-
 int mps_stage_open(struct mps_seg_header *h, struct mps_box *b, size_t size, uint64_t shape,
                    uint64_t pos, uint64_t *off)
 {
@@ -461,13 +441,13 @@ int mps_snap_init(struct mps_snap *s, struct mps_seg_header *h, size_t nvars, si
 void mps_snap_add(struct mps_snap *s, const struct mps_slot *slot)
 {
 	mps_out_t out = { s->bytes + s->used, s->cap - s->used };
-	mps_slot_read(s->h, slot, &s->vars[s->n++], out, true);
+	mps_slot_read(s->h, slot, &s->vars[s->n++], out, !s->borrowed);
 	s->used += mps_snap_need(slot);
 }
 
 void mps_snap_free(struct mps_snap *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n && !s->borrowed; i++)
 		if (s->vars[i].type == MPS_REF)
 			mps_obj_release_at(s->h, mps_obj_offset(s->vars[i].ref));
 	free(s->vars);

@@ -120,8 +120,6 @@ int  mps_slot_copy(struct mps_seg_header *h, struct mps_journal *j, const struct
                    struct mps_slot *dst);
 /* Frees or releases what s owns, at commit. */
 void mps_slot_drop(struct mps_seg_header *h, struct mps_journal *j, const struct mps_slot *s);
-/* The same at once, outside any transaction (teardown). */
-void mps_slot_drop_now(struct mps_seg_header *h, const struct mps_slot *s);
 /* Journalled store of the words of *dst that differ from *src. */
 void mps_slot_store(struct mps_seg_header *h, struct mps_journal *j, struct mps_slot *dst,
                     const struct mps_slot *src);
@@ -160,8 +158,6 @@ void mps_junk_set(struct mps_seg_header *h, struct mps_journal *j, struct mps_bo
 /* Box locked, no transaction open: releases pending junk in small
  * transactions and forgets it. */
 void mps_junk_drain(struct mps_seg_header *h, struct mps_box *b);
-/* Teardown: the same, at once. */
-void mps_junk_teardown(struct mps_seg_header *h, struct mps_box *b);
 /* Bulk operations: in a transaction of its own, allocates size bytes and
  * makes them b's junk with the empty range [pos, pos). 0 or ENOSPC. */
 int  mps_stage_open(struct mps_seg_header *h, struct mps_box *b, size_t size, uint64_t shape,
@@ -184,6 +180,7 @@ struct mps_snap {
 	char *bytes;
 	size_t used, cap;
 	struct mps_seg_header *h;
+	bool borrowed;   /* references not taken: valid while the source's guard is held */
 };
 int  mps_snap_init(struct mps_snap *s, struct mps_seg_header *h, size_t nvars, size_t nbytes);
 void mps_snap_add(struct mps_snap *s, const struct mps_slot *slot);
