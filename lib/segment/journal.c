@@ -74,13 +74,15 @@ void mps_journal_log(struct mps_journal *j, uint32_t kind, uint64_t off)
 void mps_journal_store32(struct mps_seg_header *h, struct mps_journal *j, uint32_t *p, uint32_t v)
 {
 	log_entry(j, MPS_JE_STORE32, mps_seg_off(h, p), *p);
-	*(volatile uint32_t *)p = v;
+	/* Atomic: some words (counts, the doomed list) are read without the
+	 * guard; relaxed is enough, the guard's release orders the rest. */
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
 void mps_journal_store64(struct mps_seg_header *h, struct mps_journal *j, uint64_t *p, uint64_t v)
 {
 	log_entry(j, MPS_JE_STORE64, mps_seg_off(h, p), *p);
-	*(volatile uint64_t *)p = v;
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
 static bool is_store(const struct mps_journal_entry *e)
