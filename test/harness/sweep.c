@@ -511,6 +511,10 @@ static bool chain_point(const struct sweep_run *r, int i, int a, int n)
 static void sweep_holder(struct sweep_run *r, int i, mps_segment_t *seg)
 {
 	const struct sweep_case *c = r->c;
+	/* Tells gcc's -O3 array-bounds pass what c->n <= SWEEP_CHAIN_MAX
+	 * already guarantees for the recursion below. */
+	if (i < 0 || i >= SWEEP_CHAIN_MAX)
+		abort();
 	size_t size = seg_size(c);
 	struct capture cp;
 	struct observer win[WINDOW];
