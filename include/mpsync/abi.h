@@ -46,9 +46,14 @@ extern "C" {
  * offset. owner.c says why the record exists. */
 #define MPS_HELD_MAX 32
 
+/* tid and n are 64-bit although they hold 32-bit values: a fast path's
+ * store to an object field (an RLock's uint32_t count) then cannot alias
+ * them under C's type rules, so the compiler keeps them in registers from a
+ * nested acquire to its release instead of reloading them (a nested RLock
+ * pair: 1.5 -> 1.0 ns, design.md §4). */
 struct mps_held {
-	uint32_t tid;
-	uint32_t n;
+	uint64_t tid;
+	uint64_t n;
 	bool overflowed;      /* an acquire went unrecorded: stay conservative */
 	const void *at[MPS_HELD_MAX];
 };
