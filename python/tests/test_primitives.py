@@ -47,6 +47,26 @@ class TimeoutRules(unittest.TestCase):
         t.join()
         self.assertEqual(out, [(False, False)])
 
+    def test_rlock_at_the_address_of_a_dropped_held_one(self):
+        # A held RLock dropped: its block is reused by the next RLock, at the
+        # same address, which the thread's held record still names. The new
+        # one must really be taken (its word read, not just the record):
+        # another thread may not get it.
+        for _ in range(3):
+            old = mpsync.RLock()
+            old.acquire()
+            del old
+            r = mpsync.RLock()
+            self.assertTrue(r.acquire(False))
+            self.assertEqual(r._recursion_count(), 1)
+            out = []
+            t = threading.Thread(target=lambda: out.append(r.acquire(False)))
+            t.start()
+            t.join()
+            self.assertEqual(out, [False])
+            r.release()
+            self.assertFalse(r._is_owned())
+
     def test_event_and_condition_negative(self):
         e = mpsync.Event()
         self.assertFalse(e.wait(-1))
