@@ -254,6 +254,7 @@ struct loop_impl {
 
 extern const struct chan_impl chan_mps_queue, chan_mq, chan_pipe;
 extern const struct loop_impl loop_mps_dict, loop_mps_value, loop_mps_value_add;
+extern const struct loop_impl loop_mps_retain, loop_mps_get;
 const char *err_text(int code);        /* strerror, or mpsync's own codes */
 
 /* One row of manager.py: ns per operation for each repetition, or error. */

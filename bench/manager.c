@@ -157,6 +157,7 @@ struct loop_case {
 static const struct loop_case loops[] = {
 	{ "manager/dict", { &loop_mps_dict }, 1 },
 	{ "manager/value", { &loop_mps_value, &loop_mps_value_add }, 2 },
+	{ "manager/retain", { &loop_mps_retain, &loop_mps_get }, 2 },
 };
 #define NLOOPS ((int)(sizeof loops / sizeof loops[0]))
 

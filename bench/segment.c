@@ -8,7 +8,11 @@
  *          cycling, int values; the value read back is checked
  *   value  Value('i') with its own RLock (Python's default): either
  *          acquire + get + set + release (Python's "with v.get_lock():
- *          v.value += 1") or mps_value_add_i64; the final count is checked */
+ *          v.value += 1") or mps_value_add_i64; the final count is checked
+ *   retain a reference taken and dropped on that Value: mps_object_retain +
+ *          mps_object_release, or mps_segment_get by name + release (what
+ *          a pickle's load or a proxy's copy costs); both take the segment
+ *          guard, so the count returned to 1 is checked at the end */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,4 +203,39 @@ const struct loop_impl loop_mps_value = {
 };
 const struct loop_impl loop_mps_value_add = {
 	"mpsync add_i64", ROLE_ALT, value_open, value_add_loop, sobj_close
+};
+
+/* ---- references ---- */
+
+static int retain_loop(void *ctx, long n)
+{
+	struct sobj *s = ctx;
+	int err = 0;
+	for (long i = 0; i < n && !err; i++) {
+		err = mps_object_retain(s->obj);
+		if (!err)
+			err = mps_object_release(s->obj);
+	}
+	return err ? err : mps_object_refs(s->obj) == 1 ? 0 : EBADMSG;
+}
+
+static int get_loop(void *ctx, long n)
+{
+	struct sobj *s = ctx;
+	int err = 0;
+	for (long i = 0; i < n && !err; i++) {
+		void *obj;
+		enum mps_kind kind;
+		err = mps_segment_get(s->seg, "bench-value", &obj, &kind);
+		if (!err)
+			err = obj == s->obj && kind == MPS_KIND_VALUE ? mps_object_release(obj) : EBADMSG;
+	}
+	return err ? err : mps_object_refs(s->obj) == 1 ? 0 : EBADMSG;
+}
+
+const struct loop_impl loop_mps_retain = {
+	"mpsync", ROLE_MPS, value_open, retain_loop, sobj_close
+};
+const struct loop_impl loop_mps_get = {
+	"mpsync segment_get", ROLE_ALT, value_open, get_loop, sobj_close
 };
