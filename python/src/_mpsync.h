@@ -94,6 +94,7 @@ void mpy_repr_leave(void *obj);
 /* Wrapping: a new wrapper of type tp for payload obj of seg. retain: take
  * a new reference on the object (false when the caller's is handed over). */
 PyObject *mpy_wrap(PyTypeObject *tp, SegmentObject *seg, void *obj, int retain);
+void mpy_object_release(void *obj);
 PyTypeObject *mpy_type_of_kind(enum mps_kind kind);
 enum mps_kind mpy_kind_of_type(PyTypeObject *tp);
 /* The segment an unnamed object goes to: the given one, or the process's
@@ -112,7 +113,8 @@ void mpy_getset_join(PyGetSetDef *table);
 
 /* Creation through a constructor function of the library: the object is
  * made unnamed in the target segment (or named when name is given), moving
- * to a fresh automatic segment when the current one is full. */
+ * to a fresh automatic segment when the current one is full. fn runs
+ * without the GIL (it may wait for the segment guard): library calls only. */
 typedef int (*mpy_create_fn)(mps_segment_t *seg, const char *name, enum mps_open_mode mode,
                              void *arg, void **out);
 PyObject *mpy_create(PyTypeObject *tp, PyObject *segment, const char *name, int mode,

@@ -18,7 +18,10 @@ static int dict_set_o(PyObject *self, PyObject *key, PyObject *value)
 	if (mpy_to_var(key, mpy_seg_of(self), 1, &k, &kk) < 0)
 		return -1;
 	if (!value) {
-		int r = mps_dict_del(MPY_OBJ(self), &k);
+		int r;
+		Py_BEGIN_ALLOW_THREADS
+		r = mps_dict_del(MPY_OBJ(self), &k);
+		Py_END_ALLOW_THREADS
 		Py_XDECREF(kk);
 		if (r) {
 			mpy_fail(r, key);
@@ -30,7 +33,10 @@ static int dict_set_o(PyObject *self, PyObject *key, PyObject *value)
 		Py_XDECREF(kk);
 		return -1;
 	}
-	int r = mps_dict_set(MPY_OBJ(self), &k, &v);
+	int r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_dict_set(MPY_OBJ(self), &k, &v);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(kk);
 	Py_XDECREF(kv);
 	if (r) {
@@ -60,7 +66,11 @@ static PyObject *dict_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 
 static Py_ssize_t dict_length(PyObject *self)
 {
-	return (Py_ssize_t)mps_dict_len(MPY_OBJ(self));
+	size_t n;
+	Py_BEGIN_ALLOW_THREADS
+	n = mps_dict_len(MPY_OBJ(self));
+	Py_END_ALLOW_THREADS
+	return (Py_ssize_t)n;
 }
 
 /* get/pop: the value under key; ENOENT is returned as such (no exception). */
@@ -74,8 +84,11 @@ static PyObject *dict_read(PyObject *self, PyObject *key, int pop, int *missing)
 		return NULL;
 	mpy_outs_init(&o);
 	for (;;) {
-		int e = pop ? mps_dict_pop(MPY_OBJ(self), &k, &v, o.out[0])
-		            : mps_dict_get(MPY_OBJ(self), &k, &v, o.out[0]);
+		int e;
+		Py_BEGIN_ALLOW_THREADS
+		e = pop ? mps_dict_pop(MPY_OBJ(self), &k, &v, o.out[0])
+		        : mps_dict_get(MPY_OBJ(self), &k, &v, o.out[0]);
+		Py_END_ALLOW_THREADS
 		if (e == EMSGSIZE && mpy_outs_fit(&o, &v, NULL) == 0)
 			continue;
 		if (e == ENOENT)
@@ -106,7 +119,10 @@ static int dict_contains(PyObject *self, PyObject *key)
 	PyObject *kk;
 	if (mpy_to_var(key, mpy_seg_of(self), 1, &k, &kk) < 0)
 		return -1;
-	int r = mps_dict_contains(MPY_OBJ(self), &k);
+	int r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_dict_contains(MPY_OBJ(self), &k);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(kk);
 	return r;
 }
@@ -151,7 +167,10 @@ static PyObject *dict_setdefault(PyObject *self, PyObject *args)
 	}
 	mpy_outs_init(&o);
 	for (;;) {
-		int e = mps_dict_setdefault(MPY_OBJ(self), &k, &d, &v, o.out[0]);
+		int e;
+		Py_BEGIN_ALLOW_THREADS
+		e = mps_dict_setdefault(MPY_OBJ(self), &k, &d, &v, o.out[0]);
+		Py_END_ALLOW_THREADS
 		if (e == EMSGSIZE && mpy_outs_fit(&o, &v, NULL) == 0)
 			continue;
 		r = e == 0 ? mpy_from_var(&v, mpy_seg_of(self)) : e == EMSGSIZE ? NULL : mpy_fail(e, key);
@@ -171,7 +190,10 @@ static PyObject *dict_popitem(PyObject *self, PyObject *unused)
 	PyObject *r = NULL;
 	mpy_outs_init(&o);
 	for (;;) {
-		int e = mps_dict_popitem(MPY_OBJ(self), &k, o.out[0], &v, o.out[1]);
+		int e;
+		Py_BEGIN_ALLOW_THREADS
+		e = mps_dict_popitem(MPY_OBJ(self), &k, o.out[0], &v, o.out[1]);
+		Py_END_ALLOW_THREADS
 		if (e == EMSGSIZE && mpy_outs_fit(&o, &k, &v) == 0)
 			continue;
 		if (e == ENOENT)
@@ -199,8 +221,15 @@ static PyObject *dict_snapshot(PyObject *self, int what)
 		if (!list)
 			return NULL;
 		mpy_outs_init(&o);
+		Py_BEGIN_ALLOW_THREADS
 		mps_dict_iter_begin(MPY_OBJ(self), &it, false);
-		while ((e = mps_dict_iter_next(&it, &k, o.out[0], &v, o.out[1])) != ENOENT) {
+		Py_END_ALLOW_THREADS
+		for (;;) {
+			Py_BEGIN_ALLOW_THREADS
+			e = mps_dict_iter_next(&it, &k, o.out[0], &v, o.out[1]);
+			Py_END_ALLOW_THREADS
+			if (e == ENOENT)
+				break;
 			if (e == EMSGSIZE) {
 				if (mpy_outs_fit(&o, &k, &v) < 0)
 					break;
@@ -264,7 +293,10 @@ static PyObject *dict_update(PyObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	if (other && PyObject_TypeCheck(other, &Mpy_DictType) &&
 	    mpy_seg_of(other)->seg == mpy_seg_of(self)->seg) {
-		int r = mps_dict_update(MPY_OBJ(self), MPY_OBJ(other));
+		int r;
+		Py_BEGIN_ALLOW_THREADS
+		r = mps_dict_update(MPY_OBJ(self), MPY_OBJ(other));
+		Py_END_ALLOW_THREADS
 		if (r)
 			return mpy_fail(r, NULL);
 		other = NULL;
@@ -300,7 +332,10 @@ static PyObject *dict_update(PyObject *self, PyObject *args, PyObject *kw)
 static PyObject *dict_clear(PyObject *self, PyObject *unused)
 {
 	(void)unused;
-	int r = mps_dict_clear(MPY_OBJ(self));
+	int r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_dict_clear(MPY_OBJ(self));
+	Py_END_ALLOW_THREADS
 	return r ? mpy_fail(r, NULL) : Py_NewRef(Py_None);
 }
 

@@ -39,7 +39,11 @@ static PyObject *list_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 
 static Py_ssize_t list_length(PyObject *self)
 {
-	return (Py_ssize_t)mps_list_len(MPY_OBJ(self));
+	size_t n;
+	Py_BEGIN_ALLOW_THREADS
+	n = mps_list_len(MPY_OBJ(self));
+	Py_END_ALLOW_THREADS
+	return (Py_ssize_t)n;
 }
 
 static PyObject *list_read(PyObject *self, Py_ssize_t i, int pop)
@@ -49,8 +53,11 @@ static PyObject *list_read(PyObject *self, Py_ssize_t i, int pop)
 	PyObject *r = NULL;
 	mpy_outs_init(&o);
 	for (;;) {
-		int e = pop ? mps_list_pop(MPY_OBJ(self), i, &v, o.out[0])
-		            : mps_list_get(MPY_OBJ(self), i, &v, o.out[0]);
+		int e;
+		Py_BEGIN_ALLOW_THREADS
+		e = pop ? mps_list_pop(MPY_OBJ(self), i, &v, o.out[0])
+		        : mps_list_get(MPY_OBJ(self), i, &v, o.out[0]);
+		Py_END_ALLOW_THREADS
 		if (e == EMSGSIZE && mpy_outs_fit(&o, &v, NULL) == 0)
 			continue;
 		if (e == 0)
@@ -113,14 +120,18 @@ static int list_ass_subscript(PyObject *self, PyObject *key, PyObject *value)
 	if (i == -1 && PyErr_Occurred())
 		return -1;
 	int e;
-	if (!value)
+	if (!value) {
+		Py_BEGIN_ALLOW_THREADS
 		e = mps_list_del(MPY_OBJ(self), i);
-	else {
+		Py_END_ALLOW_THREADS
+	} else {
 		mps_var_t v = mps_none();
 		PyObject *keep;
 		if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 			return -1;
+		Py_BEGIN_ALLOW_THREADS
 		e = mps_list_set(MPY_OBJ(self), i, &v);
+		Py_END_ALLOW_THREADS
 		Py_XDECREF(keep);
 	}
 	if (e == ERANGE) {
@@ -136,7 +147,10 @@ static PyObject *list_append(PyObject *self, PyObject *value)
 	PyObject *keep;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;
-	int e = mps_list_append(MPY_OBJ(self), &v);
+	int e;
+	Py_BEGIN_ALLOW_THREADS
+	e = mps_list_append(MPY_OBJ(self), &v);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(keep);
 	return e ? mpy_fail(e, NULL) : Py_NewRef(Py_None);
 }
@@ -147,7 +161,10 @@ static PyObject *list_remove(PyObject *self, PyObject *value)
 	PyObject *keep;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;
-	int e = mps_list_remove(MPY_OBJ(self), &v);
+	int e;
+	Py_BEGIN_ALLOW_THREADS
+	e = mps_list_remove(MPY_OBJ(self), &v);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(keep);
 	if (e == ENOENT) {
 		PyErr_SetString(PyExc_ValueError, "list.remove(x): x not in list");
@@ -162,7 +179,10 @@ static int list_contains(PyObject *self, PyObject *value)
 	PyObject *keep;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return -1;
-	int r = mps_list_contains(MPY_OBJ(self), &v);
+	int r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_list_contains(MPY_OBJ(self), &v);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(keep);
 	return r;
 }
@@ -174,7 +194,10 @@ static PyObject *list_index(PyObject *self, PyObject *value)
 	size_t i;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;
-	int e = mps_list_index(MPY_OBJ(self), &v, &i);
+	int e;
+	Py_BEGIN_ALLOW_THREADS
+	e = mps_list_index(MPY_OBJ(self), &v, &i);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(keep);
 	if (e == ENOENT)
 		return PyErr_Format(PyExc_ValueError, "%R is not in list", value);
@@ -187,7 +210,10 @@ static PyObject *list_count(PyObject *self, PyObject *value)
 	PyObject *keep;
 	if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;
-	size_t n = mps_list_count(MPY_OBJ(self), &v);
+	size_t n;
+	Py_BEGIN_ALLOW_THREADS
+	n = mps_list_count(MPY_OBJ(self), &v);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(keep);
 	return PyLong_FromSize_t(n);
 }
@@ -200,7 +226,10 @@ static PyObject *list_insert(PyObject *self, PyObject *args)
 	if (!PyArg_ParseTuple(args, "nO:insert", &i, &value) ||
 	    mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 		return NULL;
-	int e = mps_list_insert(MPY_OBJ(self), i, &v);
+	int e;
+	Py_BEGIN_ALLOW_THREADS
+	e = mps_list_insert(MPY_OBJ(self), i, &v);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(keep);
 	return e ? mpy_fail(e, NULL) : Py_NewRef(Py_None);
 }
@@ -218,7 +247,10 @@ static PyObject *list_extend(PyObject *self, PyObject *iterable)
 {
 	if (PyObject_TypeCheck(iterable, &Mpy_ListType) &&
 	    mpy_seg_of(iterable)->seg == mpy_seg_of(self)->seg) {
-		int e = mps_list_extend_list(MPY_OBJ(self), MPY_OBJ(iterable));
+		int e;
+		Py_BEGIN_ALLOW_THREADS
+		e = mps_list_extend_list(MPY_OBJ(self), MPY_OBJ(iterable));
+		Py_END_ALLOW_THREADS
 		return e ? mpy_fail(e, NULL) : Py_NewRef(Py_None);
 	}
 	PyObject *seq = PySequence_List(iterable);
@@ -237,7 +269,10 @@ static PyObject *list_extend(PyObject *self, PyObject *iterable)
 			           &keep[done]) < 0)
 				break;
 		if (done == n) {
-			int e = mps_list_extend(MPY_OBJ(self), vars, (size_t)n);
+			int e;
+			Py_BEGIN_ALLOW_THREADS
+			e = mps_list_extend(MPY_OBJ(self), vars, (size_t)n);
+			Py_END_ALLOW_THREADS
 			r = e ? mpy_fail(e, NULL) : Py_NewRef(Py_None);
 		}
 	}
@@ -260,7 +295,10 @@ static PyObject *list_inplace_concat(PyObject *self, PyObject *other)
 
 static PyObject *list_inplace_repeat(PyObject *self, Py_ssize_t n)
 {
-	int e = mps_list_repeat(MPY_OBJ(self), n < 0 ? 0 : (size_t)n);
+	int e;
+	Py_BEGIN_ALLOW_THREADS
+	e = mps_list_repeat(MPY_OBJ(self), n < 0 ? 0 : (size_t)n);
+	Py_END_ALLOW_THREADS
 	return e ? mpy_fail(e, NULL) : Py_NewRef(self);
 }
 
@@ -283,7 +321,10 @@ static PyObject *list_repeat(PyObject *self, Py_ssize_t n)
 static PyObject *list_reverse(PyObject *self, PyObject *unused)
 {
 	(void)unused;
-	int e = mps_list_reverse(MPY_OBJ(self));
+	int e;
+	Py_BEGIN_ALLOW_THREADS
+	e = mps_list_reverse(MPY_OBJ(self));
+	Py_END_ALLOW_THREADS
 	return e ? mpy_fail(e, NULL) : Py_NewRef(Py_None);
 }
 
@@ -297,8 +338,14 @@ static PyObject *list_sort(PyObject *self, PyObject *args, PyObject *kw)
 	int reverse = 0;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$Op:sort", kwlist, &key, &reverse))
 		return NULL;
-	if (key == Py_None && mps_list_sort(MPY_OBJ(self), reverse) == 0)
-		Py_RETURN_NONE;
+	if (key == Py_None) {
+		int e;
+		Py_BEGIN_ALLOW_THREADS
+		e = mps_list_sort(MPY_OBJ(self), reverse);
+		Py_END_ALLOW_THREADS
+		if (e == 0)
+			Py_RETURN_NONE;
+	}
 	PyObject *all = list_snapshot(self);
 	if (!all)
 		return NULL;
@@ -312,7 +359,10 @@ static PyObject *list_sort(PyObject *self, PyObject *args, PyObject *kw)
 	Py_XDECREF(empty);
 	if (r) {
 		Py_DECREF(r);
-		int e = mps_list_clear(MPY_OBJ(self));
+		int e;
+		Py_BEGIN_ALLOW_THREADS
+		e = mps_list_clear(MPY_OBJ(self));
+		Py_END_ALLOW_THREADS
 		r = e ? mpy_fail(e, NULL) : list_extend(self, all);
 	}
 	Py_DECREF(all);
@@ -322,7 +372,10 @@ static PyObject *list_sort(PyObject *self, PyObject *args, PyObject *kw)
 static PyObject *list_clear(PyObject *self, PyObject *unused)
 {
 	(void)unused;
-	int e = mps_list_clear(MPY_OBJ(self));
+	int e;
+	Py_BEGIN_ALLOW_THREADS
+	e = mps_list_clear(MPY_OBJ(self));
+	Py_END_ALLOW_THREADS
 	return e ? mpy_fail(e, NULL) : Py_NewRef(Py_None);
 }
 

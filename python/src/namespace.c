@@ -52,7 +52,10 @@ static PyObject *ns_getattro(PyObject *self, PyObject *attr)
 	PyObject *r = NULL;
 	mpy_outs_init(&o);
 	for (;;) {
-		int e = mps_namespace_get(MPY_OBJ(self), name, &v, o.out[0]);
+		int e;
+		Py_BEGIN_ALLOW_THREADS
+		e = mps_namespace_get(MPY_OBJ(self), name, &v, o.out[0]);
+		Py_END_ALLOW_THREADS
 		if (e == EMSGSIZE && mpy_outs_fit(&o, &v, NULL) == 0)
 			continue;
 		if (e == 0)
@@ -76,7 +79,9 @@ static int ns_setattro(PyObject *self, PyObject *attr, PyObject *value)
 		return -1;
 	int e;
 	if (!value) {
+		Py_BEGIN_ALLOW_THREADS
 		e = mps_namespace_del(MPY_OBJ(self), name);
+		Py_END_ALLOW_THREADS
 		if (e == ENOENT) {
 			PyErr_SetObject(PyExc_AttributeError, attr);
 			return -1;
@@ -86,7 +91,9 @@ static int ns_setattro(PyObject *self, PyObject *attr, PyObject *value)
 		PyObject *keep;
 		if (mpy_to_var(value, mpy_seg_of(self), 0, &v, &keep) < 0)
 			return -1;
+		Py_BEGIN_ALLOW_THREADS
 		e = mps_namespace_set(MPY_OBJ(self), name, &v);
+		Py_END_ALLOW_THREADS
 		Py_XDECREF(keep);
 	}
 	return e ? (mpy_fail(e, NULL), -1) : 0;
@@ -98,7 +105,10 @@ static PyObject *ns_repr(PyObject *self)
 	size_t cap = sizeof stack;
 	char *buf = stack;
 	for (;;) {
-		int e = mps_namespace_repr(MPY_OBJ(self), buf, cap);
+		int e;
+		Py_BEGIN_ALLOW_THREADS
+		e = mps_namespace_repr(MPY_OBJ(self), buf, cap);
+		Py_END_ALLOW_THREADS
 		if (e == ERANGE && cap < (1u << 24)) {
 			if (buf != stack)
 				PyMem_Free(buf);

@@ -36,22 +36,42 @@ enum mps_kind mpy_kind_of_type(PyTypeObject *tp)
 	return MPS_KIND_NONE;
 }
 
+/* Reference counts change under the segment guard, which another process
+ * may hold (or have died holding): waited for without the GIL, as every
+ * container call is. A count reaching 0 also tears the object down here. */
+void mpy_object_release(void *obj)
+{
+	Py_BEGIN_ALLOW_THREADS
+	mps_object_release(obj);
+	Py_END_ALLOW_THREADS
+}
+
 PyObject *mpy_wrap(PyTypeObject *tp, SegmentObject *seg, void *obj, int retain)
 {
 	if (!tp) {
 		PyErr_SetString(PyExc_TypeError, "not an mpsync object");
 		if (!retain)
-			mps_object_release(obj);
+			mpy_object_release(obj);
 		return NULL;
+	}
+	if (retain) {
+		int r;
+		Py_BEGIN_ALLOW_THREADS
+		r = mps_object_retain(obj);
+		Py_END_ALLOW_THREADS
+		if (r == ESTALE) {     /* its count had reached 0: being destroyed */
+			PyErr_SetString(PyExc_ValueError, "no live object there: its last reference "
+			                "was dropped");
+			return NULL;
+		}
+		if (r)
+			return mpy_error(r);
 	}
 	MpsObject *self = (MpsObject *)tp->tp_alloc(tp, 0);
 	if (!self) {
-		if (!retain)
-			mps_object_release(obj);
+		mpy_object_release(obj);
 		return NULL;
 	}
-	if (retain)
-		mps_object_retain(obj);
 	Py_INCREF(seg);
 	self->segment = seg;
 	self->obj = obj;
@@ -88,13 +108,19 @@ PyObject *mpy_create(PyTypeObject *tp, PyObject *segment, const char *name, int 
 	if (!seg)
 		return NULL;
 	void *obj = NULL;
-	int r = fn(seg->seg, name, (enum mps_open_mode)mode, arg, &obj);
+	int r;
+	/* fn allocates under the segment guard: no GIL while it may wait. */
+	Py_BEGIN_ALLOW_THREADS
+	r = fn(seg->seg, name, (enum mps_open_mode)mode, arg, &obj);
+	Py_END_ALLOW_THREADS
 	if (r == ENOSPC && auto_seg) {
 		/* The automatic segment is full: unnamed objects go to a new one. */
 		Py_DECREF(seg);
 		if (!(seg = mpy_target_segment(NULL, 1)))
 			return NULL;
+		Py_BEGIN_ALLOW_THREADS
 		r = fn(seg->seg, name, (enum mps_open_mode)mode, arg, &obj);
+		Py_END_ALLOW_THREADS
 	}
 	if (r) {
 		if (r == EPROTOTYPE)
@@ -135,7 +161,7 @@ void mpy_object_dealloc(PyObject *self)
 		PyObject_ClearWeakRefs(self);
 	Py_CLEAR(o->extra);
 	if (o->obj && o->segment)
-		mps_object_release(o->obj);
+		mpy_object_release(o->obj);
 	Py_CLEAR(o->segment);
 	tp->tp_free(self);
 	if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)

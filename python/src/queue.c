@@ -59,7 +59,10 @@ static PyObject *queue_put_t(MpsObject *self, PyObject *item, double timeout)
 	if (!data)
 		return NULL;
 	struct put_call p = { PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data) };
-	int r = mps_queue_put(self->obj, p.data, p.len, 0);
+	int r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_queue_put(self->obj, p.data, p.len, 0);
+	Py_END_ALLOW_THREADS
 	if (r == ETIMEDOUT && timeout > 0)
 		r = mpy_block(put_block, self->obj, timeout, &p);
 	Py_DECREF(data);
@@ -115,7 +118,10 @@ static PyObject *queue_get_t(MpsObject *self, double timeout)
 	struct get_call g = { stack, sizeof stack, 0 };
 	PyObject *big = NULL, *item = NULL;
 	for (;;) {
-		int r = mps_queue_get(self->obj, g.buf, g.cap, &g.len, 0);
+		int r;
+		Py_BEGIN_ALLOW_THREADS
+		r = mps_queue_get(self->obj, g.buf, g.cap, &g.len, 0);
+		Py_END_ALLOW_THREADS
 		if (r == ETIMEDOUT && timeout > 0)
 			r = mpy_block(get_block, self->obj, timeout, &g);
 		if (r == EMSGSIZE) {          /* a larger item: a buffer of its size */
@@ -159,19 +165,31 @@ static PyObject *queue_get_nowait(MpsObject *self, PyObject *unused)
 static PyObject *queue_qsize(MpsObject *self, PyObject *unused)
 {
 	(void)unused;
-	return PyLong_FromSize_t(mps_queue_qsize(self->obj));
+	size_t n;
+	Py_BEGIN_ALLOW_THREADS
+	n = mps_queue_qsize(self->obj);
+	Py_END_ALLOW_THREADS
+	return PyLong_FromSize_t(n);
 }
 
 static PyObject *queue_empty(MpsObject *self, PyObject *unused)
 {
 	(void)unused;
-	return PyBool_FromLong(mps_queue_empty(self->obj));
+	bool empty;
+	Py_BEGIN_ALLOW_THREADS
+	empty = mps_queue_empty(self->obj);
+	Py_END_ALLOW_THREADS
+	return PyBool_FromLong(empty);
 }
 
 static PyObject *queue_full(MpsObject *self, PyObject *unused)
 {
 	(void)unused;
-	return PyBool_FromLong(mps_queue_full(self->obj));
+	bool full;
+	Py_BEGIN_ALLOW_THREADS
+	full = mps_queue_full(self->obj);
+	Py_END_ALLOW_THREADS
+	return PyBool_FromLong(full);
 }
 
 /* multiprocessing.Queue's feeder-thread methods: there is no feeder. */
@@ -185,7 +203,10 @@ static PyObject *queue_noop(MpsObject *self, PyObject *unused)
 static PyObject *queue_task_done(MpsObject *self, PyObject *unused)
 {
 	(void)unused;
-	int r = mps_queue_task_done(self->obj);
+	int r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_queue_task_done(self->obj);
+	Py_END_ALLOW_THREADS
 	if (r == EOVERFLOW) {
 		PyErr_SetString(PyExc_ValueError, "task_done() called too many times");
 		return NULL;
@@ -210,8 +231,12 @@ static PyObject *queue_join(MpsObject *self, PyObject *unused)
 
 static PyObject *queue_repr(MpsObject *self)
 {
+	size_t n;
+	Py_BEGIN_ALLOW_THREADS
+	n = mps_queue_qsize(self->obj);
+	Py_END_ALLOW_THREADS
 	return PyUnicode_FromFormat("<%s maxsize=%u qsize=%zu>", Py_TYPE(self)->tp_name,
-	                            mps_queue_maxsize(self->obj), mps_queue_qsize(self->obj));
+	                            mps_queue_maxsize(self->obj), n);
 }
 
 #define QUEUE_METHODS \

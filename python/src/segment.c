@@ -132,33 +132,51 @@ static PyObject *segment_object_at(SegmentObject *self, PyObject *args)
 	return w;
 }
 
-struct collect { PyObject *list; SegmentObject *seg; };
+/* The names are collected without the GIL (the listing takes the segment
+ * guard, which another process may hold) into C memory, then made Python
+ * objects. */
+struct name_kind { char name[MPS_OBJ_NAME_MAX + 1]; enum mps_kind kind; };
+struct collect { struct name_kind *at; size_t n, cap; int nomem; };
 
 static int collect_one(const char *name, enum mps_kind kind, void *object, void *arg)
 {
 	struct collect *c = arg;
 	(void)object;
-	PyObject *t = Py_BuildValue("(ss)", name, mps_kind_name(kind));
-	if (!t || PyList_Append(c->list, t) < 0) {
-		Py_XDECREF(t);
-		return 1;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		struct name_kind *at = PyMem_RawRealloc(c->at, cap * sizeof *at);
+		if (!at) {
+			c->nomem = 1;
+			return 1;
+		}
+		c->at = at;
+		c->cap = cap;
 	}
-	Py_DECREF(t);
+	snprintf(c->at[c->n].name, sizeof c->at[c->n].name, "%s", name);
+	c->at[c->n++].kind = kind;
 	return 0;
 }
 
 static PyObject *segment_names(SegmentObject *self, PyObject *unused)
 {
 	(void)unused;
-	struct collect c = { PyList_New(0), self };
-	if (!c.list)
-		return NULL;
-	mps_segment_foreach(self->seg, collect_one, &c);
-	if (PyErr_Occurred()) {
-		Py_DECREF(c.list);
-		return NULL;
+	struct collect c = { NULL, 0, 0, 0 };
+	int r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_segment_foreach(self->seg, collect_one, &c);
+	Py_END_ALLOW_THREADS
+	PyObject *list = r || c.nomem ? NULL : PyList_New((Py_ssize_t)c.n);
+	for (size_t i = 0; list && i < c.n; i++) {
+		PyObject *t = Py_BuildValue("(ss)", c.at[i].name, mps_kind_name(c.at[i].kind));
+		if (!t)
+			Py_CLEAR(list);
+		else
+			PyList_SET_ITEM(list, (Py_ssize_t)i, t);
 	}
-	return c.list;
+	PyMem_RawFree(c.at);
+	if (!list && !PyErr_Occurred())
+		return r ? mpy_error(r) : PyErr_NoMemory();
+	return list;
 }
 
 static PyObject *segment_find(SegmentObject *self, PyObject *arg)
@@ -168,14 +186,19 @@ static PyObject *segment_find(SegmentObject *self, PyObject *arg)
 	enum mps_kind kind;
 	if (!name)
 		return NULL;
-	int r = mps_segment_find(self->seg, name, &obj, &kind);
+	int r;
+	/* Looked up and retained in one step: another process may drop the
+	 * name and its last reference between a lookup and a retain. */
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_segment_get(self->seg, name, &obj, &kind);
+	Py_END_ALLOW_THREADS
 	if (r == ENOENT) {
 		PyErr_SetObject(PyExc_KeyError, arg);
 		return NULL;
 	}
 	if (r)
 		return mpy_error(r);
-	PyObject *w = mpy_wrap(mpy_type_of_kind(kind), self, obj, 1);
+	PyObject *w = mpy_wrap(mpy_type_of_kind(kind), self, obj, 0);
 	if (w && kind == MPS_KIND_CONDITION) {
 		/* Its lock, named after it by the Condition constructor. */
 		PyObject *lock_name = PyUnicode_FromFormat("%U.lock", arg);
@@ -200,7 +223,10 @@ static PyObject *segment_remove(SegmentObject *self, PyObject *arg)
 	const char *name = PyUnicode_AsUTF8(arg);
 	if (!name)
 		return NULL;
-	int r = mps_segment_remove(self->seg, name);
+	int r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_segment_remove(self->seg, name);
+	Py_END_ALLOW_THREADS
 	if (r == ENOENT) {
 		PyErr_SetObject(PyExc_KeyError, arg);
 		return NULL;

@@ -115,7 +115,7 @@ PyObject *mpy_from_var(const mps_var_t *v, SegmentObject *seg)
 		if (mps_object_kind(v->ref) == MPS_KIND_CONDITION) {
 			/* Python stores Conditions pickled (with their lock); a bare
 			 * reference, stored by a C program, has no lock to wait with. */
-			mps_object_release(v->ref);
+			mpy_object_release(v->ref);
 			PyErr_SetString(PyExc_TypeError, "a Condition stored by reference has no lock");
 			return NULL;
 		}

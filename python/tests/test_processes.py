@@ -256,6 +256,65 @@ class HeldCellLock(unittest.TestCase):
                 self.assertLess(elapsed, 4)
 
 
+class ContainerWaits(unittest.TestCase):
+    """A dict, list or Namespace operation waits for the container's guard
+    without the GIL: here another process holds the guard (the C helper
+    guard_holder, which never lets go) and a thread of this process must
+    run to kill it, after which the operation recovers the guard from the
+    dead holder and completes. With the GIL held during the wait, that
+    thread starved until the holder's own alarm (8 s) killed it."""
+
+    def setUp(self):
+        self.holder_path = os.environ.get("MPSYNC_GUARD_HOLDER")
+        if not self.holder_path:
+            self.skipTest("MPSYNC_GUARD_HOLDER (the guard_holder helper's path) is not set; "
+                          "ctest sets it")
+        self.name = "mpsync-test-guard-%d" % os.getpid()
+
+    def blocked_op(self, m, obj_name, op):
+        holder = subprocess.Popen([self.holder_path, self.name, obj_name, "8"],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            line = holder.stdout.readline()
+            self.assertTrue(line.startswith("held "), line)
+            killer = threading.Thread(target=lambda: (time.sleep(0.2), holder.kill()))
+            t0 = time.monotonic()
+            killer.start()
+            result = op()
+            elapsed = time.monotonic() - t0
+            killer.join()
+        finally:
+            holder.kill()
+            holder.wait()
+            holder.stdout.close()
+        self.assertLess(elapsed, 4)
+        return result
+
+    def test_operations_wait_without_the_gil(self):
+        with mpsync.Manager(self.name, size=1 << 20) as m:
+            d = m.dict(name="d")
+            lst = m.list(name="l")
+            ns = m.Namespace(name="ns")
+            d["k"] = "v"
+            lst.append(1)
+            ns.x = 1
+            cases = [
+                ("dict set", "d", lambda: d.__setitem__("new", "a string value")),
+                ("dict get", "d", lambda: d["k"]),
+                ("dict len", "d", lambda: len(d)),
+                ("list append", "l", lambda: lst.append(2)),
+                ("list get", "l", lambda: lst[0]),
+                ("Namespace set", "ns", lambda: setattr(ns, "y", 2)),
+                ("Namespace get", "ns", lambda: ns.x),
+            ]
+            for what, obj_name, op in cases:
+                with self.subTest(what):
+                    self.blocked_op(m, obj_name, op)
+            self.assertEqual(d.copy(), {"k": "v", "new": "a string value"})
+            self.assertEqual(lst.copy(), [1, 2])
+            self.assertEqual((ns.x, ns.y), (1, 2))
+
+
 class CtrlC(unittest.TestCase):
     def run_child(self, kind):
         p = subprocess.Popen([PYTHON, "-c", BLOCKED, kind], stdout=subprocess.PIPE, text=True,
