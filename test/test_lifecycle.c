@@ -15,7 +15,9 @@
  *              mps_object_retain fails with ESTALE, exactly in the window
  *              where the destroyer waits for the segment guard (forced),
  *              and in many rounds of a remove racing retain/get/REF stores;
- *              mps_segment_get returns a name's object already retained.
+ *              mps_segment_get returns a name's object already retained;
+ *              mps_segment_retain_at takes one object by offset and
+ *              serial, never a later one in the same block.
  *   errno      every segment call, failing or not, leaves errno alone.
  *
  * Kill points are found by single-stepping a ptrace'd child and reading the
@@ -774,6 +776,83 @@ Test(lifecycle, get_returns_retained)
 	cr_assert_eq(mps_segment_get(seg, "q", NULL, NULL), EINVAL);
 	cr_assert_eq(mps_segment_get(NULL, "q", &o, NULL), EINVAL);
 	heap_pristine(seg, "after get");
+	segtest_end(area, seg);
+}
+
+/* A worker given an object's place (area->value[0]: offset, [1]: serial) in
+ * its own mapping of the segment takes it by mps_segment_retain_at, checks
+ * that it is the Lock at that offset of its mapping, takes and gives the
+ * Lock, and releases its reference. */
+static int retain_at_role(struct mps_area *area, int index)
+{
+	(void)index;
+	mps_segment_t *seg = segtest_open(area);
+	MPS_CHECK(seg);
+	void *o = NULL;
+	enum mps_kind kind = MPS_KIND_NONE;
+	uint64_t off = (uint64_t)area->value[0], serial = (uint64_t)area->value[1];
+	MPS_CHECK(mps_segment_retain_at(seg, off, serial, &o, &kind) == 0);
+	MPS_CHECK(o == (char *)mps_segment_base(seg) + off && kind == MPS_KIND_LOCK);
+	MPS_CHECK(mps_object_serial(o) == serial);
+	MPS_CHECK(mps_lock_acquire(o, 5.0) == 0 && mps_lock_release(o) == 0);
+	MPS_CHECK(mps_segment_retain_at(seg, off, serial + 1, &o, &kind) == ENOENT);
+	MPS_CHECK(mps_object_release(o) == 0);
+	mps_segment_close(seg);
+	return 0;
+}
+
+/* mps_segment_retain_at: an object by offset and serial, in this process
+ * and in workers with mappings of their own; never a later object made in
+ * the same block, never a destroyed one; bad places leave counts alone. */
+MPS_FLAVOURS(lifecycle, retain_at_names_one_object)
+ParameterizedTest(enum mps_flavour *f, lifecycle, retain_at_names_one_object)
+{
+	struct mps_area *area = mps_area_create();
+	mps_segment_t *seg = segtest_named(area, SEG_SIZE);
+	char *base = mps_segment_base(seg);
+	mps_lock_t *l1;
+	cr_assert_eq(mps_segment_lock(seg, NULL, MPS_CREATE_ONLY, &l1), 0);
+	uint64_t off1 = (uint64_t)((char *)l1 - base), s1 = mps_object_serial(l1);
+	cr_assert_neq(s1, 0);
+	void *o = NULL;
+	enum mps_kind kind = MPS_KIND_NONE;
+	cr_assert_eq(mps_segment_retain_at(seg, off1, s1, &o, &kind), 0);
+	cr_assert(o == l1 && kind == MPS_KIND_LOCK);
+	cr_assert_eq(mps_object_refs(l1), 2);
+	cr_assert_eq(mps_object_release(l1), 0);
+
+	uint64_t bad[] = { 0, off1 + 8, off1 + 1, off1 - sizeof(void *) * 6, SEG_SIZE, UINT64_MAX };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_assert_eq(mps_segment_retain_at(seg, bad[i], s1, &o, &kind), ENOENT,
+		             "offset %llu", (unsigned long long)bad[i]);
+	cr_assert_eq(mps_segment_retain_at(seg, off1, s1 + 1, &o, &kind), ENOENT);
+	cr_assert_eq(mps_segment_retain_at(seg, off1, 0, &o, &kind), EINVAL);
+	cr_assert_eq(mps_segment_retain_at(seg, off1, s1, NULL, &kind), EINVAL);
+	cr_assert_eq(mps_segment_retain_at(NULL, off1, s1, &o, &kind), EINVAL);
+	cr_assert_eq(mps_object_refs(l1), 1);
+
+	area->value[0] = (int64_t)off1;
+	area->value[1] = (int64_t)s1;
+	struct mps_workers w;
+	mps_workers_start(&w, *f, area, retain_at_role, 2, 0);
+	segtest_join(&w, 60.0, "retain_at workers");
+	cr_assert_eq(mps_object_refs(l1), 1);
+
+	cr_assert_eq(mps_object_release(l1), 0);      /* destroyed */
+	cr_assert_eq(mps_segment_retain_at(seg, off1, s1, &o, &kind), ENOENT);
+	mps_lock_t *l2;
+	cr_assert_eq(mps_segment_lock(seg, NULL, MPS_CREATE_ONLY, &l2), 0);
+	cr_assert_eq((uint64_t)((char *)l2 - base), off1,
+	             "the allocator reuses the block: the case this test is about");
+	uint64_t s2 = mps_object_serial(l2);
+	cr_assert_gt(s2, s1);
+	cr_assert_eq(mps_segment_retain_at(seg, off1, s1, &o, &kind), ENOENT, "the old serial");
+	cr_assert_eq(mps_object_refs(l2), 1);
+	cr_assert_eq(mps_segment_retain_at(seg, off1, s2, &o, &kind), 0);
+	cr_assert(o == l2);
+	cr_assert_eq(mps_object_release(l2), 0);
+	cr_assert_eq(mps_object_release(l2), 0);
+	heap_pristine(seg, "after retain_at");
 	segtest_end(area, seg);
 }
 

@@ -97,6 +97,10 @@ int  mps_object_retain(void *object);
 int  mps_object_release(void *object);
 enum mps_kind mps_object_kind(const void *object);   /* MPS_KIND_NONE if not an object */
 unsigned mps_object_refs(const void *object);
+/* Which object this is: a number its segment gave it at creation (1, 2, ...)
+ * and never gives again, so that with the object's offset it names this
+ * object and no later one made in the same space. 0 if not an object. */
+uint64_t mps_object_serial(const void *object);
 
 /* Looks a name up: the object and its kind. ENOENT if absent. */
 int  mps_segment_find(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind);
@@ -104,6 +108,14 @@ int  mps_segment_find(mps_segment_t *seg, const char *name, void **object, enum 
  * lookup and the reference are one step under the segment lock, so the
  * object stays valid after its name is removed. ENOENT if absent. */
 int  mps_segment_get(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind);
+/* An object by place instead of name, retained (the caller releases it):
+ * the one at payload offset `offset` (object - mps_segment_base) whose serial
+ * is `serial`, looked up and retained in one step under the segment lock, as
+ * another process rebuilds a reference it was sent (Python's pickles).
+ * ENOENT when no live object with that serial is there (destroyed, or its
+ * space reused by another); EINVAL for a NULL argument or serial 0. */
+int  mps_segment_retain_at(mps_segment_t *seg, uint64_t offset, uint64_t serial, void **object,
+                           enum mps_kind *kind);
 /* Drops the name (and its reference). ENOENT if absent. */
 int  mps_segment_remove(mps_segment_t *seg, const char *name);
 

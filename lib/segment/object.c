@@ -290,6 +290,13 @@ enum mps_kind mps_object_kind(const void *object)
 	return (enum mps_kind)mps_obj_header(object)->kind;
 }
 
+uint64_t mps_object_serial(const void *object)
+{
+	if (!mps_obj_segment(object))
+		return 0;
+	return mps_obj_header(object)->serial;
+}
+
 unsigned mps_object_refs(const void *object)
 {
 	if (!mps_obj_segment(object))
@@ -316,6 +323,11 @@ static int create_locked(struct mps_seg_header *h, enum mps_kind kind, size_t pa
 	o->size = payload_size;
 	if (init && (r = init(h, mps_obj_payload(o), arg)) != 0)
 		return r;
+	/* The serial tells this object from a later one in the same block
+	 * (mps_segment_retain_at): births only grows, and is rolled back with
+	 * the creation. */
+	mps_journal_store64(h, &h->guard.journal, &h->births, h->births + 1);
+	o->serial = h->births;
 	mps_journal_store32(h, &h->guard.journal, &o->magic, MPS_OBJ_MAGIC);
 	mps_journal_store32(h, &h->guard.journal, &h->objects, h->objects + 1);
 	*out = mps_obj_payload(o);
@@ -461,6 +473,28 @@ int mps_segment_find(mps_segment_t *seg, const char *name, void **object, enum m
 int mps_segment_get(mps_segment_t *seg, const char *name, void **object, enum mps_kind *kind)
 {
 	return lookup(seg, name, object, kind, true);
+}
+
+/* The block at offset is checked to be a live object (mps_obj_at: in the
+ * heap, aligned, its magic and its own offset) with that serial before it is
+ * retained, all under the segment lock: an object destroyed meanwhile, and
+ * another one made in its block, are both ENOENT. */
+int mps_segment_retain_at(mps_segment_t *seg, uint64_t offset, uint64_t serial, void **object,
+                          enum mps_kind *kind)
+{
+	if (!seg || !object || serial == 0)
+		return EINVAL;
+	struct mps_seg_header *h = seg->h;
+	bool took = mps_seg_enter(h);
+	void *p = mps_obj_at(h, offset);
+	int r = p && mps_obj_header(p)->serial == serial ? mps_obj_retain_locked(h, offset) : ENOENT;
+	if (r == 0) {
+		*object = p;
+		if (kind)
+			*kind = (enum mps_kind)mps_obj_header(p)->kind;
+	}
+	mps_seg_leave(h, took);
+	return r == ESTALE ? ENOENT : r;
 }
 
 int mps_segment_remove(mps_segment_t *seg, const char *name)

@@ -153,7 +153,10 @@ struct mps_seg_header {
 	uint64_t nursery;               /* unnamed objects being built, linked by next */
 	mps_lock_t reaper;              /* held by whoever finishes doomed objects */
 	uint32_t reserved1;
+	uint64_t births;                /* objects ever created: the last one's serial */
 };
+
+_Static_assert(sizeof(struct mps_seg_header) <= MPS_SEG_HEADER_SIZE, "segment header");
 
 /* Block header: size includes the header; FREE blocks link by offset. */
 struct mps_block {
@@ -172,7 +175,7 @@ struct mps_object {
 	uint64_t self;                  /* payload offset of this object */
 	uint64_t size;                  /* payload bytes after this header */
 	uint64_t next;                  /* doomed or nursery list: next payload offset */
-	uint64_t reserved2;
+	uint64_t serial;                /* h->births at its creation: never reused */
 };
 
 _Static_assert(sizeof(struct mps_object) == 48, "object header");

@@ -95,9 +95,10 @@ def _segment(name):
         return seg
 
 
-def _rebuild(segment_name, offset, extra):
-    """Unpickles an object: attach its segment, wrap the object at offset."""
-    return _segment(segment_name)._object_at(offset, extra)
+def _rebuild(segment_name, offset, serial, extra):
+    """Unpickles an object: attach its segment, take the object at offset if
+    it is still the one with that serial (ValueError if it was destroyed)."""
+    return _segment(segment_name)._object_at(offset, serial, extra)
 
 
 def RawValue(typecode_or_type, *args, **kw):

@@ -168,8 +168,9 @@ void mpy_object_dealloc(PyObject *self)
 		Py_DECREF(tp);
 }
 
-/* Pickles as (segment name, payload offset, extra): unpickling attaches the
- * segment by name (or reuses this process's mapping) and takes a reference. */
+/* Pickles as (segment name, payload offset, serial, extra): unpickling
+ * attaches the segment by name (or reuses this process's mapping) and takes
+ * a reference to that object, if it still lives (mps_segment_retain_at). */
 PyObject *mpy_object_reduce(PyObject *self, PyObject *unused)
 {
 	(void)unused;
@@ -185,7 +186,8 @@ PyObject *mpy_object_reduce(PyObject *self, PyObject *unused)
 	/* A Namespace's extra is its own __dict__ ('_' names): not shared. */
 	PyObject *extra = o->extra && !PyObject_TypeCheck(self, &Mpy_NamespaceType) ? o->extra
 	                                                                           : Py_None;
-	return Py_BuildValue("N(OnO)", rebuild, o->segment->name, (Py_ssize_t)off, extra);
+	return Py_BuildValue("N(OnKO)", rebuild, o->segment->name, (Py_ssize_t)off,
+	                     (unsigned long long)mps_object_serial(o->obj), extra);
 }
 
 static PyObject *object_get_segment(PyObject *self, void *c)

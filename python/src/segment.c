@@ -102,29 +102,36 @@ static void segment_dealloc(SegmentObject *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* Unpickling: the object a pickle names, by offset and serial, looked up
+ * and retained in one step (mps_segment_retain_at), so an object destroyed
+ * since, or a later one made in its block, is refused. */
 static PyObject *segment_object_at(SegmentObject *self, PyObject *args)
 {
-	unsigned long long off;
+	unsigned long long off, serial;
 	PyObject *extra = Py_None;
-	if (!PyArg_ParseTuple(args, "K|O:_object_at", &off, &extra))
+	if (!PyArg_ParseTuple(args, "KK|O:_object_at", &off, &serial, &extra))
 		return NULL;
-	if (off >= mps_segment_size(self->seg) || off % 8) {
-		PyErr_SetString(PyExc_ValueError, "no object at this offset");
-		return NULL;
-	}
-	void *obj = (char *)mps_segment_base(self->seg) + off;
-	PyTypeObject *tp = mpy_type_of_kind(mps_object_kind(obj));
-	if (!tp) {
+	void *obj = NULL;
+	enum mps_kind kind = MPS_KIND_NONE;
+	int r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mps_segment_retain_at(self->seg, off, serial, &obj, &kind);
+	Py_END_ALLOW_THREADS
+	if (r == ENOENT || r == EINVAL) {
 		PyErr_Format(PyExc_ValueError, "no live object at offset %llu of segment %U "
-		             "(its creator released it)", off, self->name);
+		             "(its last reference was dropped)", off, self->name);
 		return NULL;
 	}
+	if (r)
+		return mpy_error(r);
+	PyTypeObject *tp = mpy_type_of_kind(kind);
 	if (tp == &Mpy_ConditionType && !PyObject_TypeCheck(extra, &Mpy_LockType) &&
 	    !PyObject_TypeCheck(extra, &Mpy_RLockType)) {
+		mpy_object_release(obj);
 		PyErr_SetString(PyExc_ValueError, "a Condition is rebuilt with its lock");
 		return NULL;
 	}
-	PyObject *w = mpy_wrap(tp, self, obj, 1);
+	PyObject *w = mpy_wrap(tp, self, obj, 0);
 	if (w && extra != Py_None) {
 		Py_INCREF(extra);
 		((MpsObject *)w)->extra = extra;

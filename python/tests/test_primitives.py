@@ -194,6 +194,21 @@ class Errors(unittest.TestCase):
 
 
 class Pickling(unittest.TestCase):
+    def test_a_dropped_object_is_not_revived_as_its_successor(self):
+        # The pickle names one object: once it is destroyed, a new object
+        # made in the same block (same kind, same offset) is another one,
+        # and loading the old pickle must say so, not hand out the new one.
+        for make in (mpsync.Lock, mpsync.Event, lambda: mpsync.Value("i", 1)):
+            with self.subTest(make=make):
+                old = make()
+                data, offset = pickle.dumps(old), old._offset
+                del old
+                new = make()
+                self.assertEqual(new._offset, offset)   # the case of this test
+                with self.assertRaisesRegex(ValueError, "no live object"):
+                    pickle.loads(data)
+                self.assertEqual(pickle.loads(pickle.dumps(new))._offset, offset)
+
     def test_round_trip_shares_state(self):
         for make in (mpsync.Lock, mpsync.RLock, mpsync.Semaphore, mpsync.BoundedSemaphore,
                      mpsync.Event, mpsync.Condition, lambda: mpsync.Barrier(2)):
