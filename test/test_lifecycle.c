@@ -998,6 +998,12 @@ Test(lifecycle, errno_untouched)
 	mps_lock_t *l;
 	kept(mps_segment_lock(seg, "l", MPS_CREATE_ONLY, &l), 0, "create a Lock");
 	kept(mps_segment_lock(seg, "l", MPS_CREATE_ONLY, &l), EEXIST, "create-only, existing");
+	uint64_t l_off = (uint64_t)((char *)l - (char *)mps_segment_base(seg));
+	kept(mps_segment_retain_at(seg, l_off, mps_object_serial(l), &o, NULL), 0, "retain_at");
+	kept(mps_object_release(o), 0, "release after retain_at");
+	kept(mps_segment_retain_at(seg, l_off, mps_object_serial(l) + 1, &o, NULL), ENOENT,
+	     "retain_at with another serial");
+	kept(mps_segment_retain_at(seg, 8, 1, &o, NULL), ENOENT, "retain_at of no object");
 	kept(mps_segment_lock(seg, "m", MPS_OPEN_ONLY, &l), ENOENT, "open-only, missing");
 	mps_sem_t *s;
 	kept(mps_segment_semaphore(seg, "l", MPS_OPEN_OR_CREATE, 1, &s), EPROTOTYPE, "wrong kind");
